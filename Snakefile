@@ -1,0 +1,22 @@
+# Bayesian reanalysis of therapeutic alliance and outcome in psychedelic-assisted therapy.
+# Contents: validate config (common) -> validate and audit the published table (data) -> fit every
+# model x prior set (model) -> convergence gate (check) -> tables, figures, report (report).
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+configfile: "config.yaml"
+
+
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+include: "workflow/rules/model.smk"
+include: "workflow/rules/check.smk"
+include: "workflow/rules/report.smk"
+
+
+rule all:
+    input:
+        get_final_outputs(),
+    default_target: True

@@ -1,0 +1,103 @@
+"""Convergence gate: R-hat, bulk/tail ESS, divergences and E-BFMI of one fit against config thresholds.
+
+Every posterior variable is checked (raw offsets included: a sampler that cannot explore them has not
+explored the model). The result names the worst parameter for each criterion, so a failure message can
+say exactly what to look at.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import arviz as az
+import numpy as np
+import pandas as pd
+
+DIAGNOSTIC_COLUMNS = [
+    "model", "prior_set", "passed", "max_r_hat", "worst_r_hat_parameter", "min_ess_bulk",
+    "worst_ess_bulk_parameter", "min_ess_tail", "worst_ess_tail_parameter", "divergences", "min_ebfmi",
+    "n_draws", "failures",
+]  # fmt: skip
+
+
+class GateFailure(RuntimeError):
+    """A fit failed the convergence gate with on_fail: stop."""
+
+
+@dataclass(frozen=True)
+class Gate:
+    r_hat_max: float = 1.01
+    ess_bulk_min: float = 400
+    ess_tail_min: float = 400
+    divergences_max: int = 0
+    ebfmi_min: float = 0.3
+    on_fail: str = "stop"
+
+    @classmethod
+    def from_config(cls, cfg: dict) -> Gate:
+        return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg})
+
+
+def _label(name: str, coords: dict) -> str:
+    return name + ("[" + ",".join(str(v) for v in coords.values()) + "]" if coords else "")
+
+
+def per_parameter(idata: az.InferenceData) -> pd.DataFrame:
+    """R-hat and ESS of every scalar in the posterior, one row each."""
+    post = idata.posterior
+    stats = {"r_hat": az.rhat(post), "ess_bulk": az.ess(post, method="bulk"), "ess_tail": az.ess(post, method="tail")}
+    rows = []
+    for name in post.data_vars:
+        da = {k: v[name] for k, v in stats.items()}
+        flat = da["r_hat"].stack(_i=da["r_hat"].dims) if da["r_hat"].dims else da["r_hat"].expand_dims("_i")
+        for j in range(flat.sizes["_i"]):
+            coords = {d: flat[d].values[j] for d in da["r_hat"].dims} if da["r_hat"].dims else {}
+            sel = {d: v for d, v in coords.items()}
+            rows.append({"parameter": _label(name, coords), **{k: float(v.sel(sel)) for k, v in da.items()}})
+    return pd.DataFrame(rows)
+
+
+def check(idata: az.InferenceData, gate: Gate, model: str, prior_set: str) -> dict:
+    """One diagnostics row; ``failures`` says which criterion failed and for which parameter."""
+    table = per_parameter(idata)
+    worst = {
+        "r_hat": table.loc[table["r_hat"].idxmax()],
+        "ess_bulk": table.loc[table["ess_bulk"].idxmin()],
+        "ess_tail": table.loc[table["ess_tail"].idxmin()],
+    }
+    divergences = int(idata.sample_stats["diverging"].sum())
+    ebfmi = float(np.min(az.bfmi(idata)))
+    failures = []
+    if not worst["r_hat"]["r_hat"] <= gate.r_hat_max:
+        failures.append(f"R-hat {worst['r_hat']['r_hat']:.3f} > {gate.r_hat_max} for {worst['r_hat']['parameter']}")
+    for kind, bound in (("ess_bulk", gate.ess_bulk_min), ("ess_tail", gate.ess_tail_min)):
+        if not worst[kind][kind] >= bound:
+            failures.append(f"{kind} {worst[kind][kind]:.0f} < {bound:g} for {worst[kind]['parameter']}")
+    if divergences > gate.divergences_max:
+        failures.append(f"{divergences} divergent transitions > {gate.divergences_max}")
+    if not ebfmi >= gate.ebfmi_min:
+        failures.append(f"E-BFMI {ebfmi:.2f} < {gate.ebfmi_min} in at least one chain")
+    return {
+        "model": model,
+        "prior_set": prior_set,
+        "passed": not failures,
+        "max_r_hat": float(worst["r_hat"]["r_hat"]),
+        "worst_r_hat_parameter": worst["r_hat"]["parameter"],
+        "min_ess_bulk": float(worst["ess_bulk"]["ess_bulk"]),
+        "worst_ess_bulk_parameter": worst["ess_bulk"]["parameter"],
+        "min_ess_tail": float(worst["ess_tail"]["ess_tail"]),
+        "worst_ess_tail_parameter": worst["ess_tail"]["parameter"],
+        "divergences": divergences,
+        "min_ebfmi": ebfmi,
+        "n_draws": int(idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]),
+        "failures": "; ".join(failures),
+    }
+
+
+def enforce(row: dict, gate: Gate) -> None:
+    """Raise GateFailure naming model, prior set and parameter when the fit failed and on_fail is stop."""
+    if not row["passed"] and gate.on_fail == "stop":
+        raise GateFailure(
+            f"convergence gate failed for model {row['model']!r}, prior set {row['prior_set']!r}: "
+            f"{row['failures']}. Set gate.on_fail: flag in config.yaml to build the report with this fit marked red."
+        )

@@ -1,0 +1,144 @@
+"""Assemble the self-contained HTML report from files that rules declared as inputs."""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+from pathlib import Path
+
+import jinja2
+import numpy as np
+import pandas as pd
+import yaml
+
+from models.priors import to_z_prior
+from reanalysis.provenance import git_state, package_versions, sha256
+
+
+def inline_png(path: str | Path) -> str:
+    return "data:image/png;base64," + base64.b64encode(Path(path).read_bytes()).decode()
+
+
+def html_table(df: pd.DataFrame, classes: str = "", digits: int = 3) -> str:
+    def fmt(x):
+        return f"{x:.{digits}g}" if isinstance(x, float) and np.isfinite(x) else ("" if pd.isna(x) else x)
+
+    return df.map(fmt).to_html(index=False, classes=f"tbl {classes}", border=0, escape=True, na_rep="")
+
+
+def prior_table(priors: dict, grouping: list[str]) -> pd.DataFrame:
+    rows = []
+    for name, p in priors.items():
+        z = to_z_prior(p, grouping)
+        rows.append({
+            "prior set": name,
+            "label": p.get("label", ""),
+            "95% interval of pooled ρ": f"[{p['rho']['lower95']:.2f}, {p['rho']['upper95']:.2f}]",
+            "median ρ": round(z.rho_median, 3),
+            "μ = atanh ρ ~ Normal": f"({z.mu_mean:.3f}, {z.mu_sd:.3f})",
+            **{f"σ {g.replace('_', ' ')} ~ HalfNormal": s for g, s in z.sigma_scale.items()},
+            "why": p.get("description", ""),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def threshold_pivot(probs: pd.DataFrame, model: str, parameter: str) -> pd.DataFrame:
+    """prior set x threshold table of P, each cell 'p (mcse)'."""
+    sel = probs[(probs["model"] == model) & (probs["parameter"] == parameter)].copy()
+    sel["cell"] = [f"{p:.3f} (±{m:.3f})" for p, m in zip(sel["probability"], sel["mcse"], strict=True)]
+    wide = sel.pivot(index="prior_set", columns="threshold", values="cell")
+    order = list(dict.fromkeys(sel["prior_set"]))
+    return wide.loc[order, list(dict.fromkeys(sel["threshold"]))].reset_index().rename(columns={"prior_set": "prior set"})
+
+
+def n_sensitivity(summary: pd.DataFrame, prior: str, n_main: str, n_alt: str) -> pd.DataFrame:
+    """Pooled and per-group rho under the main and the alternative n, same prior set."""
+    rho = summary[summary["parameter"].str.match(r"rho_(?!row|cell)") & (summary["prior_set"] == prior)]
+    main = rho[rho["model"] == "published"].set_index("parameter")
+    alt = rho[rho["model"] == "published_alt_n"].set_index("parameter")
+    if alt.empty:
+        return pd.DataFrame()
+    out = pd.DataFrame({
+        "parameter": main.index,
+        f"median, n {n_main}": main["median"].values,
+        f"94% HDI, n {n_main}": [f"[{a:.2f}, {b:.2f}]" for a, b in zip(main["hdi_low"], main["hdi_high"], strict=True)],
+        f"median, n {n_alt}": alt.loc[main.index, "median"].values,
+        f"94% HDI, n {n_alt}": [f"[{a:.2f}, {b:.2f}]" for a, b in zip(alt.loc[main.index, "hdi_low"],
+                                                                       alt.loc[main.index, "hdi_high"], strict=True)],
+        "shift of median": alt.loc[main.index, "median"].values - main["median"].values,
+    })  # fmt: skip
+    return out
+
+
+def build_context(inputs, config: dict, repo_dir: str | Path) -> dict:
+    """Everything the template shows, read from the declared input files."""
+    grouping = config["published"]["grouping"]
+    raw = pd.read_csv(inputs.raw[0], dtype=str, keep_default_na=False)
+    audit = pd.read_csv(inputs.audit)
+    summary = pd.read_csv(inputs.posterior_summary)
+    probs = pd.read_csv(inputs.threshold_probabilities)
+    diag = pd.read_csv(inputs.diagnostics)
+    n_main = config["published"]["n_source"]
+    n_alt = {"reported": "implied", "implied": "reported"}[n_main]
+    obs = pd.read_csv([p for p in inputs.observations if f".{n_main}." in Path(p).name][0])
+    headline = summary[(summary["model"] == "published") & (summary["parameter"] == "rho_pooled")]
+    group_rho = summary[(summary["model"] == "published") & summary["parameter"].str.match(r"rho_(?!row|cell|pooled)")]
+    failed = diag[~diag["passed"].astype(bool)]
+    return {
+        "title": "Therapeutic alliance and outcome in psychedelic-assisted therapy: a Bayesian reanalysis",
+        "built": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "gate_ok": failed.empty,
+        "failed_fits": failed.to_dict("records"),
+        "on_fail": config["gate"]["on_fail"],
+        "gate": config["gate"],
+        "studies": sorted(raw["study"].unique()),
+        "n_rows": len(raw),
+        "published": html_table(raw[["row_id", "study", "n_enrolled", "n_analysed_reported", "alliance_phase",
+                                     "alliance_timepoint", "outcome", "outcome_timepoint", "covariates", "statistic",
+                                     "value", "value_low", "value_high", "direction", "p_reported"]]),  # fmt: skip
+        "cleaning_log": html_table(pd.read_csv(inputs.cleaning_log)),
+        "dropped": pd.read_csv(inputs.dropped[0]),
+        "audit": html_table(audit[["row_id", "statistic", "p_reported", "n_reported", "k", "p_recomputed_low",
+                                   "p_recomputed_high", "n_consistent_min", "n_consistent_max", "n_implied",
+                                   "verdict"]]),  # fmt: skip
+        "n_inconsistent": int((audit["consistent_at_reported_n"] == False).sum()),  # noqa: E712
+        "n_main": n_main,
+        "n_alt": n_alt,
+        "n_sens_prior": config["published"]["n_sensitivity_prior"],
+        "n_sensitivity": html_table(n_sensitivity(summary, config["published"]["n_sensitivity_prior"], n_main, n_alt)),
+        "observations": html_table(obs[["row_id", "statistic", "kind", "n", "k", "n_eff", "reading"]]),
+        "published_cfg": config["published"],
+        "grouping": grouping,
+        "priors": html_table(prior_table(config["priors"], grouping)),
+        "benchmarks": html_table(pd.read_csv(inputs.raw[1])[["source", "quantity", "value", "ci_low", "ci_high", "k_studies"]]),
+        "headline": headline.to_dict("records"),
+        "group_summary": html_table(group_rho[["prior_set", "parameter", "median", "hdi_low", "hdi_high", "r_hat",
+                                               "ess_bulk"]]),  # fmt: skip
+        "threshold_pooled": html_table(threshold_pivot(probs, "published", "rho_pooled")),
+        "threshold_groups": [
+            (p, html_table(threshold_pivot(probs, "published", p)))
+            for p in probs.loc[(probs["model"] == "published") & (probs["parameter"] != "rho_pooled"), "parameter"].unique()
+            if p.startswith("rho_alliance_phase")
+        ],
+        "thresholds": config["thresholds"],
+        "diagnostics": diag,
+        "forest": inline_png(inputs.forest),
+        "densities": inline_png(inputs.densities),
+        "provenance": {
+            "git": git_state(repo_dir),
+            "packages": package_versions(),
+            "inputs": {str(p): sha256(p) for p in inputs.raw},
+            "seed": config["seed"],
+            "sampler": config["sampler"],
+            "config": yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        },
+    }
+
+
+def render(template_path: str | Path, context: dict) -> str:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(Path(template_path).parent)),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,  # a missing value is an error, not an empty cell
+    )
+    return env.get_template(Path(template_path).name).render(**context)

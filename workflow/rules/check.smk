@@ -1,0 +1,15 @@
+# Check stage: the convergence gate. With gate.on_fail: stop a failing fit fails this job (and so the
+# build) with a message naming model, prior set and parameter; with flag the row says passed = False.
+
+
+rule check_convergence:
+    input:
+        idata=rules.fit.output.idata,
+    output:
+        diagnostics="results/checks/{model}/{prior}.diagnostics.csv",
+    params:
+        gate=config["gate"],
+    log:
+        "logs/checks/{model}/{prior}.log",
+    script:
+        "../scripts/check_convergence.py"

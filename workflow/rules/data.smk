@@ -1,0 +1,40 @@
+# Data stage: validate and clean the published table, audit its (r, p, n), and turn every row into an
+# observation of the sample r under each choice of n.
+
+
+rule validate_published:
+    input:
+        table=config["data"]["published"],
+    output:
+        clean="results/data/published/clean.csv",
+        cleaning_log="results/data/published/cleaning_log.csv",
+    log:
+        "logs/data/validate_published.log",
+    script:
+        "../scripts/validate_published.py"
+
+
+rule audit_published:
+    input:
+        clean=rules.validate_published.output.clean,
+    output:
+        audit="results/tables/audit.csv",
+    log:
+        "logs/data/audit_published.log",
+    script:
+        "../scripts/audit_published.py"
+
+
+rule observations:
+    input:
+        clean=rules.validate_published.output.clean,
+        audit=rules.audit_published.output.audit,
+    output:
+        observations="results/data/published/observations.{n_source}.csv",
+        dropped="results/data/published/dropped.{n_source}.csv",
+    params:
+        settings=get_evidence_settings,
+    log:
+        "logs/data/observations.{n_source}.log",
+    script:
+        "../scripts/observations.py"
