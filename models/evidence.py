@@ -82,7 +82,8 @@ def row_observation(row: pd.Series, n: float, s: EvidenceSettings) -> dict | Non
     elif stat == "significant_uncorrected":
         m = s.family(row["study"])
         alpha_corr = s.alpha / m if s.correction == "bonferroni" else s.alpha
-        rc_corr = float(critical_r(alpha_corr, n, k))
+        # no correction in effect (correction none, or a family of 1): the row only says |r| > rc
+        rc_corr = float(critical_r(alpha_corr, n, k)) if alpha_corr < s.alpha else 1.0
         iv1, iv2 = _signed_interval(rc, rc_corr, sign)
         reading = (
             f"{rc:.3f} < |r| < {rc_corr:.3f} (significant at {s.alpha}, "

@@ -21,14 +21,26 @@ LIKELIHOODS = ("fisher_z", "exact")
 _SAFE_LO, _SAFE_HI = -0.5, 0.5  # dummy interval for point rows
 
 
+def _log_phi(x):
+    """log Phi(x), with value and gradient finite in the far lower tail.
+
+    Below x = -1 it uses log Phi(x) = log(erfcx(-x/sqrt 2) / 2) - x^2/2 (log(erfc) underflows for
+    x < -38 and its gradient is NaN there); each branch gets an input clipped to its own range, so
+    the unused branch of the switch cannot produce inf/NaN gradients.
+    """
+    x_lo, x_hi = pt.minimum(x, -1.0), pt.maximum(x, -1.0)
+    tail = pt.log(0.5 * pt.erfcx(-x_lo / np.sqrt(2.0))) - 0.5 * pt.sqr(x_lo)
+    bulk = pt.log1p(-0.5 * pt.erfc(x_hi / np.sqrt(2.0)))
+    return pt.switch(x < -1.0, tail, bulk)
+
+
 def _log_normal_interval(a, b, mu, sd):
     """log(Phi((b - mu)/sd) - Phi((a - mu)/sd)), stable in both tails (reflects the upper tail)."""
     za, zb = (a - mu) / sd, (b - mu) / sd
     upper = za > 0
     lo, hi = pt.switch(upper, -zb, za), pt.switch(upper, -za, zb)
-    log_phi = lambda x: pt.log(0.5) + pt.log(pt.erfc(-x / np.sqrt(2.0)))  # noqa: E731
     # log(Phi(hi) - Phi(lo)) = log Phi(hi) + log1mexp(log Phi(lo) - log Phi(hi))
-    return log_phi(hi) + pt.log1mexp(log_phi(lo) - log_phi(hi))
+    return _log_phi(hi) + pt.log1mexp(_log_phi(lo) - _log_phi(hi))
 
 
 def _atanh(r):

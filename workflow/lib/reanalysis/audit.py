@@ -86,7 +86,7 @@ def audit_row(row: pd.Series) -> dict:
     if consistent:
         out["verdict"] = "consistent"
     elif ok_n.size:
-        upper = f"-{ok_n.max()}" if ok_n.max() < n_max else " or more"
+        upper = "" if ok_n.max() == ok_n.min() else f"-{ok_n.max()}" if ok_n.max() < n_max else " or more"
         out["verdict"] = f"inconsistent at n = {n}; consistent for n = {ok_n.min()}{upper}"
     else:
         out["verdict"] = "inconsistent at every n"

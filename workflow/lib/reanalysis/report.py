@@ -42,11 +42,59 @@ def prior_table(priors: dict, grouping: list[str]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def compact_published(raw: pd.DataFrame) -> pd.DataFrame:
+    """The published rows in a width that fits a page: one cell per idea."""
+
+    def value(r):
+        if r["value"]:
+            return r["value"]
+        return f"[{r['value_low']}, {r['value_high']}]" if r["value_low"] else ""
+
+    return pd.DataFrame({
+        "row": raw["row_id"],
+        "study": raw["study"],
+        "n enrolled / analysed": raw["n_enrolled"] + " / " + raw["n_analysed_reported"].replace("", "–"),
+        "alliance (phase: timepoint)": raw["alliance_phase"] + ": " + raw["alliance_timepoint"],
+        "outcome @ follow-up": raw["outcome"] + " @ " + raw["outcome_timepoint"],
+        "covariates": raw["covariates"],
+        "statistic": raw["statistic"],
+        "value": raw.apply(value, axis=1),
+        "direction": raw["direction"].str.replace("_", " "),
+        "p": raw["p_reported"],
+    })  # fmt: skip
+
+
+def compact_audit(audit: pd.DataFrame) -> pd.DataFrame:
+    def n_range(r):
+        if pd.isna(r["n_consistent_min"]):
+            return ""
+        hi = "" if pd.isna(r["n_consistent_max"]) else f"{r['n_consistent_max']:.0f}"
+        lo = f"{r['n_consistent_min']:.0f}"
+        return (lo if hi == lo else f"{lo}–{hi}") if hi else f"≥ {lo}"
+
+    def p_range(r):
+        if pd.isna(r["p_recomputed_low"]):
+            return ""
+        return f"{r['p_recomputed_low']:.2g} – {r['p_recomputed_high']:.2g}"
+
+    return pd.DataFrame({
+        "row": audit["row_id"],
+        "statistic": audit["statistic"],
+        "p printed": audit["p_reported"].fillna(""),
+        "n reported (k)": audit["n_reported"].astype(str) + " (" + audit["k"].astype(str) + ")",
+        "p recomputed at reported n": audit.apply(p_range, axis=1),
+        "n consistent with r and p": audit.apply(n_range, axis=1),
+        "n implied": audit["n_implied"],
+        "verdict": audit["verdict"],
+    })  # fmt: skip
+
+
 def threshold_pivot(probs: pd.DataFrame, model: str, parameter: str) -> pd.DataFrame:
     """prior set x threshold table of P, each cell 'p (mcse)'."""
     sel = probs[(probs["model"] == model) & (probs["parameter"] == parameter)].copy()
     sel["cell"] = [f"{p:.3f} (±{m:.3f})" for p, m in zip(sel["probability"], sel["mcse"], strict=True)]
     wide = sel.pivot(index="prior_set", columns="threshold", values="cell")
+    wide.columns.name = None  # else the pivot's column name shows as an empty header cell
     order = list(dict.fromkeys(sel["prior_set"]))
     return wide.loc[order, list(dict.fromkeys(sel["threshold"]))].reset_index().rename(columns={"prior_set": "prior set"})
 
@@ -93,14 +141,10 @@ def build_context(inputs, config: dict, repo_dir: str | Path) -> dict:
         "gate": config["gate"],
         "studies": sorted(raw["study"].unique()),
         "n_rows": len(raw),
-        "published": html_table(raw[["row_id", "study", "n_enrolled", "n_analysed_reported", "alliance_phase",
-                                     "alliance_timepoint", "outcome", "outcome_timepoint", "covariates", "statistic",
-                                     "value", "value_low", "value_high", "direction", "p_reported"]]),  # fmt: skip
+        "published": html_table(compact_published(raw)),
         "cleaning_log": html_table(pd.read_csv(inputs.cleaning_log)),
         "dropped": pd.read_csv(inputs.dropped[0]),
-        "audit": html_table(audit[["row_id", "statistic", "p_reported", "n_reported", "k", "p_recomputed_low",
-                                   "p_recomputed_high", "n_consistent_min", "n_consistent_max", "n_implied",
-                                   "verdict"]]),  # fmt: skip
+        "audit": html_table(compact_audit(audit)),
         "n_inconsistent": int((audit["consistent_at_reported_n"] == False).sum()),  # noqa: E712
         "n_main": n_main,
         "n_alt": n_alt,

@@ -1,0 +1,44 @@
+"""Shared paths and a writer of modified copies of the real published table."""
+
+import csv
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PUBLISHED_DIR = ROOT / "data" / "raw" / "published"
+PUBLISHED_CSV = PUBLISHED_DIR / "alliance_outcome_published.csv"
+
+
+def read_rows(path: Path = PUBLISHED_CSV) -> tuple[list[str], list[dict]]:
+    """Header and rows (as dicts of text) of a CSV, read with the csv module only."""
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f)
+        return list(reader.fieldnames), list(reader)
+
+
+@pytest.fixture
+def write_published(tmp_path):
+    """write_published(edits, drop=None) -> path of a copy of the real table with cells replaced.
+
+    ``edits`` is a list of (row_id, column, new text); rows keep their order, so the CSV line of the
+    i-th data row stays i + 2.
+    """
+
+    def _write(edits=(), drop: str | None = None, name: str = "published.csv") -> Path:
+        header, rows = read_rows()
+        for row_id, column, text in edits:
+            matches = [r for r in rows if r["row_id"] == row_id]
+            assert len(matches) == 1, f"edit names unknown row {row_id}"
+            matches[0][column] = text
+        if drop is not None:
+            header = [c for c in header if c != drop]
+            rows = [{c: r[c] for c in header} for r in rows]
+        path = tmp_path / name
+        with open(path, "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=header)
+            writer.writeheader()
+            writer.writerows(rows)
+        return path
+
+    return _write

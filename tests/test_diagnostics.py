@@ -1,0 +1,170 @@
+"""reanalysis.diagnostics: the convergence gate on InferenceData built from numpy draws of known behaviour
+(no sampling): iid chains pass; a shifted chain, divergences and a random-walk energy each fail."""
+
+import arviz as az
+import numpy as np
+import pytest
+import yaml
+from conftest import ROOT
+
+from reanalysis.diagnostics import DIAGNOSTIC_COLUMNS, Gate, GateFailure, check, enforce, per_parameter
+
+CHAINS, DRAWS = 4, 1000
+
+
+def make_idata(seed=0, shift=0.0, n_divergent=0, energy=None, theta_coords=None):
+    """mu (scalar) and theta (3-vector) iid N(0, 1); optionally chain 1 of theta[1] shifted by ``shift``."""
+    rng = np.random.default_rng(seed)
+    theta = rng.standard_normal((CHAINS, DRAWS, 3))
+    theta[1, :, 1] += shift
+    diverging = np.zeros((CHAINS, DRAWS), dtype=bool)
+    diverging[rng.integers(0, CHAINS, n_divergent), rng.choice(DRAWS, n_divergent, replace=False)] = True
+    if energy is None:
+        energy = rng.standard_normal((CHAINS, DRAWS))
+    kwargs = {}
+    if theta_coords is not None:
+        kwargs = {"coords": {"phase": theta_coords}, "dims": {"theta": ["phase"]}}
+    return az.from_dict(
+        posterior={"mu": rng.standard_normal((CHAINS, DRAWS)), "theta": theta},
+        sample_stats={"diverging": diverging, "energy": energy},
+        **kwargs,
+    )
+
+
+def bfmi_numpy(energy: np.ndarray) -> np.ndarray:
+    """E-BFMI per chain: mean squared energy transition over the energy variance (Betancourt 2016)."""
+    return np.mean(np.diff(energy, axis=1) ** 2, axis=1) / np.var(energy, axis=1)
+
+
+@pytest.fixture(scope="module")
+def good():
+    return make_idata(seed=1)
+
+
+# ---------------------------------------------------------------- Gate
+def test_gate_from_real_config():
+    cfg = yaml.safe_load((ROOT / "config.yaml").read_text())["gate"]
+    assert Gate.from_config(cfg) == Gate(
+        r_hat_max=1.01, ess_bulk_min=400, ess_tail_min=400, divergences_max=0, ebfmi_min=0.3, on_fail="stop"
+    )
+
+
+def test_gate_from_partial_config_keeps_defaults_and_ignores_other_keys():
+    gate = Gate.from_config({"r_hat_max": 1.05, "on_fail": "flag", "something_else": 1})
+    assert (gate.r_hat_max, gate.on_fail) == (1.05, "flag")
+    assert (gate.ess_bulk_min, gate.ess_tail_min, gate.divergences_max, gate.ebfmi_min) == (400, 400, 0, 0.3)
+
+
+# ---------------------------------------------------------------- per_parameter
+def test_per_parameter_one_row_per_scalar_labelled_by_coordinate(good):
+    table = per_parameter(good)
+    assert list(table.columns) == ["parameter", "r_hat", "ess_bulk", "ess_tail"]
+    assert list(table["parameter"]) == ["mu", "theta[0]", "theta[1]", "theta[2]"]
+    assert table["r_hat"].iloc[2] == pytest.approx(float(az.rhat(good.posterior["theta"].values[:, :, 1])))
+    assert table["ess_bulk"].iloc[0] == pytest.approx(float(az.ess(good.posterior["mu"].values, method="bulk")))
+
+
+def test_per_parameter_uses_named_coordinates():
+    idata = make_idata(seed=2, theta_coords=["preparation", "mid-treatment", "post-dosing"])
+    table = per_parameter(idata)
+    assert list(table["parameter"]) == ["mu", "theta[preparation]", "theta[mid-treatment]", "theta[post-dosing]"]
+
+
+def test_per_parameter_labels_two_dimensional_parameters():
+    rng = np.random.default_rng(3)
+    idata = az.from_dict(posterior={"x": rng.standard_normal((CHAINS, 200, 2, 3))})
+    table = per_parameter(idata)
+    assert table.shape == (6, 4)
+    assert list(table["parameter"]) == ["x[0,0]", "x[0,1]", "x[0,2]", "x[1,0]", "x[1,1]", "x[1,2]"]
+
+
+# ---------------------------------------------------------------- check
+def test_well_mixed_iid_draws_pass(good):
+    row = check(good, Gate(), "published", "reference")
+    assert list(row) == DIAGNOSTIC_COLUMNS
+    assert row["passed"] is True
+    assert row["failures"] == ""
+    assert (row["model"], row["prior_set"]) == ("published", "reference")
+    assert row["n_draws"] == CHAINS * DRAWS
+    assert row["divergences"] == 0
+    assert row["max_r_hat"] < 1.01
+    assert row["min_ess_bulk"] > 0.75 * CHAINS * DRAWS  # iid draws: ESS close to the number of draws
+    assert row["min_ess_tail"] > 0.75 * CHAINS * DRAWS
+    expected_ebfmi = bfmi_numpy(good.sample_stats["energy"].values).min()
+    assert row["min_ebfmi"] == pytest.approx(expected_ebfmi, rel=1e-10)
+    assert row["min_ebfmi"] == pytest.approx(2.0, abs=0.15)  # iid energy: E[(dE)^2] / var(E) = 2
+
+
+def test_shifted_chain_fails_r_hat_and_names_the_parameter():
+    idata = make_idata(seed=4, shift=3.0)
+    row = check(idata, Gate(), "published", "sceptical")
+    assert row["passed"] is False
+    assert row["worst_r_hat_parameter"] == "theta[1]"
+    expected = float(az.rhat(idata.posterior["theta"].values[:, :, 1]))
+    assert row["max_r_hat"] == pytest.approx(expected)
+    assert row["max_r_hat"] > 1.2
+    assert f"R-hat {expected:.3f} > 1.01 for theta[1]" in row["failures"]
+    assert row["worst_ess_bulk_parameter"] == "theta[1]"
+    assert "ess_bulk" in row["failures"] and "< 400 for theta[1]" in row["failures"]
+
+
+def test_shifted_chain_passes_a_lenient_gate():
+    idata = make_idata(seed=4, shift=3.0)
+    row = check(idata, Gate(r_hat_max=2.0, ess_bulk_min=0, ess_tail_min=0), "m", "p")
+    assert row["passed"] is True
+    assert row["failures"] == ""
+
+
+def test_five_divergences_fail():
+    idata = make_idata(seed=5, n_divergent=5)
+    assert int(idata.sample_stats["diverging"].values.sum()) == 5
+    row = check(idata, Gate(), "published", "reference")
+    assert row["passed"] is False
+    assert row["divergences"] == 5
+    assert row["failures"] == "5 divergent transitions > 0"
+    assert check(idata, Gate(divergences_max=5), "published", "reference")["passed"] is True
+
+
+def test_low_ebfmi_fails():
+    rng = np.random.default_rng(6)
+    energy = np.cumsum(rng.standard_normal((CHAINS, DRAWS)), axis=1)  # random walk: tiny transitions vs variance
+    idata = make_idata(seed=6, energy=energy)
+    expected = bfmi_numpy(energy)
+    assert np.allclose(az.bfmi(idata), expected)
+    assert expected.max() < 0.3
+    row = check(idata, Gate(), "published", "enthusiastic")
+    assert row["passed"] is False
+    assert row["min_ebfmi"] == pytest.approx(expected.min(), rel=1e-10)
+    assert row["failures"] == f"E-BFMI {expected.min():.2f} < 0.3 in at least one chain"
+
+
+def test_one_bad_chain_is_enough_for_ebfmi():
+    rng = np.random.default_rng(7)
+    energy = rng.standard_normal((CHAINS, DRAWS))
+    energy[2] = np.cumsum(energy[2])
+    row = check(make_idata(seed=7, energy=energy), Gate(), "m", "p")
+    assert row["min_ebfmi"] == pytest.approx(bfmi_numpy(energy)[2], rel=1e-10)
+    assert "E-BFMI" in row["failures"]
+
+
+# ---------------------------------------------------------------- enforce
+def test_enforce_stop_raises_naming_model_prior_and_parameter():
+    row = check(make_idata(seed=4, shift=3.0), Gate(), "published_alt_n", "psychotherapy")
+    with pytest.raises(GateFailure) as info:
+        enforce(row, Gate(on_fail="stop"))
+    message = str(info.value)
+    assert "model 'published_alt_n'" in message
+    assert "prior set 'psychotherapy'" in message
+    assert "for theta[1]" in message
+    assert "gate.on_fail: flag" in message
+
+
+def test_enforce_flag_does_not_raise():
+    row = check(make_idata(seed=4, shift=3.0), Gate(), "published", "reference")
+    assert row["passed"] is False
+    assert enforce(row, Gate(on_fail="flag")) is None
+
+
+def test_enforce_passing_fit_does_not_raise(good):
+    row = check(good, Gate(), "published", "reference")
+    assert enforce(row, Gate(on_fail="stop")) is None

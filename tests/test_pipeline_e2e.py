@@ -1,0 +1,187 @@
+"""End to end: the real Snakefile on a tiny config in a temporary directory.
+
+One tiny run (2 prior sets, short chains) is shared by the module; the other tests copy its results and
+change one thing (a prior, the gate, the data, the config), so each failure path costs seconds.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+pytestmark = pytest.mark.e2e
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = Path(sys.executable).parent / "snakemake"
+DATA = REPO / "data" / "raw" / "published"
+
+
+def tiny_config() -> dict:
+    cfg = yaml.safe_load((REPO / "config.yaml").read_text())
+    cfg["data"] = {k: str(REPO / v) for k, v in cfg["data"].items()}
+    cfg["priors"] = {k: cfg["priors"][k] for k in ("reference", "sceptical")}
+    # short chains: this checks the plumbing, not the science, so the gate is scaled to the draws
+    cfg["sampler"].update(chains=2, draws=300, tune=300, prior_draws=300)
+    cfg["gate"].update(ess_bulk_min=50, ess_tail_min=50, r_hat_max=1.05)
+    return cfg
+
+
+def write_config(workdir: Path, cfg: dict) -> Path:
+    path = workdir / "config.yaml"
+    path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+    return path
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    cmd = [str(SNAKEMAKE), "--snakefile", str(REPO / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--cores", "2", *args]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=900)
+
+
+def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
+    """Job counts from a dry run's 'Job stats' table."""
+    table = result.stdout.split("Job stats:")[1].split("\n\n")[0]
+    return {m[1]: int(m[2]) for m in re.finditer(r"^(\w+)\s+(\d+)$", table, re.M) if m[1] != "total"}
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory) -> Path:
+    workdir = tmp_path_factory.mktemp("tiny")
+    write_config(workdir, tiny_config())
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-4000:]
+    return workdir
+
+
+def copy_run(src: Path, dst: Path) -> Path:
+    shutil.copytree(src, dst, ignore=shutil.ignore_patterns("locks", "incomplete"))
+    return dst
+
+
+def test_report_has_every_section(tiny_run):
+    html = (tiny_run / "results" / "report.html").read_text()
+    for anchor in ["question", "data", "audit", "model", "priors", "results", "n-sensitivity", "diagnostics", "provenance"]:
+        assert f'id="{anchor}"' in html, anchor
+    assert "Convergence gate: every fit passed" in html
+    assert "inconsistent at n = 24" in html  # the audit finds Levin's n on its own
+    assert html.count("data:image/png;base64,") == 2  # figures inlined: the report opens offline
+    assert "http://" not in html.replace("http://json-schema.org", "") and "https://" not in html
+    for digest in ["610a4167039ba9f860d49617895173729564c91be3db597487537cfc39c69654"]:
+        assert digest in html
+
+
+def test_tables(tiny_run):
+    tables = tiny_run / "results" / "tables"
+    summary = pd.read_csv(tables / "posterior_summary.csv")
+    assert list(summary.columns[:4]) == ["model", "prior_set", "parameter", "labels"]
+    assert set(summary["prior_set"]) == {"reference", "sceptical"}
+    pooled = summary[(summary.model == "published") & (summary.parameter == "rho_pooled")]
+    assert len(pooled) == 2 and ((pooled.hdi_low < pooled["median"]) & (pooled["median"] < pooled.hdi_high)).all()
+    assert summary["parameter"].str.startswith("rho_alliance_phase[").sum() == 4 * 3  # 4 phases x 3 fits
+    probs = pd.read_csv(tables / "threshold_probabilities.csv")
+    assert set(probs["threshold"]) == {"P(rho < 0)", "P(rho < -0.1)", "P(|rho| > 0.28)", "P(rho < -0.28)"}
+    assert probs["probability"].between(0, 1).all()
+    diag = pd.read_csv(tables / "diagnostics.csv")
+    assert len(diag) == 3 and diag["passed"].all()
+    audit = pd.read_csv(tables / "audit.csv")
+    assert audit.set_index("row_id").loc["L01", "n_implied"] in (20, 21)
+
+
+def test_lint_and_dry_run(tiny_run):
+    lint = snakemake(tiny_run, "--lint")
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "Congratulations" in lint.stdout + lint.stderr or "no lints" in (lint.stdout + lint.stderr).lower()
+    dry = snakemake(tiny_run, "-n")
+    assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
+
+
+def test_prior_edit_plans_only_that_prior(tiny_run, tmp_path):
+    workdir = copy_run(tiny_run, tmp_path / "edit")
+    cfg = tiny_config()
+    cfg["priors"]["sceptical"]["rho"]["upper95"] = 0.25
+    write_config(workdir, cfg)
+    dry = snakemake(workdir, "-n")
+    assert dry.returncode == 0, dry.stderr
+    jobs = planned_jobs(dry)
+    assert jobs.get("fit") == 1 and jobs.get("check_convergence") == 1, jobs
+    assert "results/fits/published/sceptical.nc" in dry.stdout
+    assert "results/fits/published/reference.nc" not in dry.stdout.split("Job stats")[1]
+    assert not {"validate_published", "audit_published", "observations"} & set(jobs), jobs
+
+
+def test_failing_gate_stops_with_message(tiny_run, tmp_path):
+    workdir = copy_run(tiny_run, tmp_path / "gate")
+    cfg = tiny_config()
+    cfg["gate"]["ess_bulk_min"] = 10**6
+    write_config(workdir, cfg)
+    result = snakemake(workdir)
+    assert result.returncode != 0
+    logs = "".join(p.read_text() for p in (workdir / "logs" / "checks").rglob("*.log"))
+    assert re.search(r"convergence gate failed for model 'published\w*', prior set '\w+': ess_bulk \d+ < 1e\+06 for \S+", logs)
+    assert not list((workdir / "results" / "checks").rglob("*.csv"))  # nothing half-written
+    assert not (workdir / "results" / "report.html").exists()
+
+
+def test_flagged_gate_builds_red_report(tiny_run, tmp_path):
+    workdir = copy_run(tiny_run, tmp_path / "flag")
+    cfg = tiny_config()
+    cfg["gate"].update(ess_bulk_min=10**6, on_fail="flag")
+    write_config(workdir, cfg)
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    html = (workdir / "results" / "report.html").read_text()
+    assert "Convergence gate FAILED for 3 fit(s)" in html and html.count('<tr class="failed">') == 3
+
+
+def test_unknown_config_key_stops_before_any_job(tmp_path):
+    cfg = tiny_config()
+    cfg["published"]["likelihoood"] = "exact"
+    write_config(tmp_path, cfg)
+    result = snakemake(tmp_path)
+    assert result.returncode != 0
+    assert "key published: unknown key(s) ['likelihoood']" in result.stderr + result.stdout
+    assert not (tmp_path / "results").exists()
+
+
+def test_bad_data_row_stops_with_file_row_column(tmp_path):
+    table = pd.read_csv(DATA / "alliance_outcome_published.csv", dtype=str, keep_default_na=False)
+    table.loc[table.row_id == "L03", "value"] = "1.7"
+    bad = tmp_path / "bad.csv"
+    table.to_csv(bad, index=False)
+    cfg = tiny_config()
+    cfg["data"]["published"] = str(bad)
+    write_config(tmp_path, cfg)
+    result = snakemake(tmp_path)
+    assert result.returncode != 0
+    log = (tmp_path / "logs" / "data" / "validate_published.log").read_text()
+    assert f"{bad}, row 'L03' (line 10), column 'value'" in log and "1.7" in log
+    assert not (tmp_path / "results" / "data" / "published" / "clean.csv").exists()
+
+
+def test_third_study_enters_model_tables_and_report(tiny_run, tmp_path):
+    table = pd.read_csv(DATA / "alliance_outcome_published.csv", dtype=str, keep_default_na=False)
+    new = pd.DataFrame([
+        {**table.iloc[6].to_dict(), "row_id": "N01", "study": "Newstudy2026", "statistic": "std_beta",
+         "value": "-0.30", "n_enrolled": "40", "alliance_phase": "post-dosing", "p_reported": ""},
+        {**table.iloc[6].to_dict(), "row_id": "N02", "study": "Newstudy2026", "statistic": "r", "value": "-0.20",
+         "n_enrolled": "40", "alliance_phase": "mid-treatment", "outcome_timepoint": "6 months", "p_reported": ".22"},
+    ])  # fmt: skip
+    path = tmp_path / "with_new_study.csv"
+    pd.concat([table, new]).to_csv(path, index=False)
+    workdir = copy_run(tiny_run, tmp_path / "third")
+    cfg = tiny_config()
+    cfg["data"]["published"] = str(path)
+    write_config(workdir, cfg)
+    result = snakemake(workdir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    summary = pd.read_csv(workdir / "results" / "tables" / "posterior_summary.csv")
+    assert "rho_study[Newstudy2026]" in set(summary["parameter"])
+    assert {"rho_row[N01]", "rho_row[N02]"} <= set(summary["parameter"])
+    html = (workdir / "results" / "report.html").read_text()
+    assert "Newstudy2026" in html and "Peterson &amp; Brown" in html
