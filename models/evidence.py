@@ -85,10 +85,7 @@ def row_observation(row: pd.Series, n: float, s: EvidenceSettings) -> dict | Non
         # no correction in effect (correction none, or a family of 1): the row only says |r| > rc
         rc_corr = float(critical_r(alpha_corr, n, k)) if alpha_corr < s.alpha else 1.0
         iv1, iv2 = _signed_interval(rc, rc_corr, sign)
-        reading = (
-            f"{rc:.3f} < |r| < {rc_corr:.3f} (significant at {s.alpha}, "
-            f"not after {s.correction} over {m} tests)"
-        )
+        reading = f"{rc:.3f} < |r| < {rc_corr:.3f} (significant at {s.alpha}, not after {s.correction} over {m} tests)"
     else:  # the table validator admits only the types above
         raise ValueError(f"row {row['row_id']}: unsupported statistic {stat!r}")
     return {
@@ -116,17 +113,18 @@ def build_observations(clean: pd.DataFrame, n_used: pd.Series, s: EvidenceSettin
     m rows share participants and their sampling errors are assumed to correlate c.
     """
     records, dropped = [], []
-    rows_per_study = clean.groupby("study")["row_id"].transform("count")
-    for i, row in clean.iterrows():
+    for _, row in clean.iterrows():
         obs = row_observation(row, float(n_used[row["row_id"]]), s)
         if obs is None:
             dropped.append({"row_id": row["row_id"], "action": "dropped", "reason": "omitted_rows: drop in config"})
             continue
-        design_effect = 1.0 + (rows_per_study[i] - 1) * s.shared_sample_error_correlation
-        obs["n_eff"] = 3.0 + (obs["n"] - obs["k"] - 3.0) / design_effect
         keep = {c: row[c] for c in row.index if c not in obs}
         records.append({**obs, **keep})
     out = pd.DataFrame.from_records(records)
     if out.empty:
         raise ValueError("no observations left after applying the config (every row was dropped)")
+    # m counts the rows the model sees: a dropped row shares no information
+    rows_per_study = out.groupby("study")["row_id"].transform("count")
+    design_effect = 1.0 + (rows_per_study - 1) * s.shared_sample_error_correlation
+    out["n_eff"] = 3.0 + (out["n"] - out["k"] - 3.0) / design_effect
     return out[COLUMNS + [c for c in out.columns if c not in COLUMNS]], dropped

@@ -60,7 +60,8 @@ def observation_logp(z, r_obs, is_point, lo1, hi1, lo2, hi2, has_second, n_eff, 
     lo2s, hi2s = pt.switch(has_second, lo2, _SAFE_LO), pt.switch(has_second, hi2, _SAFE_HI)
     if likelihood == "fisher_z":
         sd = pt.sqrt(1.0 / (n_eff - 3.0) + extra_sd**2)
-        point = -0.5 * ((_atanh(safe_r) - z) / sd) ** 2 - pt.log(sd) - 0.5 * np.log(2 * np.pi)
+        # density of r itself (Jacobian of atanh), so pointwise log-likelihoods compare across likelihoods
+        point = -0.5 * ((_atanh(safe_r) - z) / sd) ** 2 - pt.log(sd) - 0.5 * np.log(2 * np.pi) - pt.log1p(-(safe_r**2))
         first = _log_normal_interval(_atanh(lo1s), _atanh(hi1s), z, sd)
         second = _log_normal_interval(_atanh(lo2s), _atanh(hi2s), z, sd)
     else:

@@ -22,7 +22,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from models.likelihoods import observation_logp
+from models.likelihoods import LIKELIHOODS, observation_logp
 from models.priors import ZPrior
 
 PHASE_ORDER = ["preparation", "mid-treatment", "late-treatment", "post-dosing"]
@@ -74,6 +74,8 @@ def prior_data(prior: ZPrior) -> dict[str, float]:
 
 def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = "fisher_z") -> pm.Model:
     """Pure factory: the Track A model for one observation set and one prior set."""
+    if likelihood not in LIKELIHOODS:
+        raise ValueError(f"likelihood={likelihood!r}; expected one of {LIKELIHOODS}")
     grouping = [g for g in data.coords if g != "row"]
     a = data.arrays
     with pm.Model(coords=data.coords) as model:
@@ -96,8 +98,17 @@ def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = 
             "obs",
             z_row,
             logp=lambda value, z_: observation_logp(
-                z_, a["r_obs"], a["is_point"], a["r_lo1"], a["r_hi1"], a["r_lo2"], a["r_hi2"],
-                a["has_second"], a["n_eff"], a["extra_sd"], likelihood,
+                z_,
+                a["r_obs"],
+                a["is_point"],
+                a["r_lo1"],
+                a["r_hi1"],
+                a["r_lo2"],
+                a["r_hi2"],
+                a["has_second"],
+                a["n_eff"],
+                a["extra_sd"],
+                likelihood,
             ),  # fmt: skip
             observed=np.zeros(len(data.coords["row"])),
             dims="row",

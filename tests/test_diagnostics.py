@@ -6,7 +6,6 @@ import numpy as np
 import pytest
 import yaml
 from conftest import ROOT
-
 from reanalysis.diagnostics import DIAGNOSTIC_COLUMNS, Gate, GateFailure, check, enforce, per_parameter
 
 CHAINS, DRAWS = 4, 1000
@@ -32,8 +31,9 @@ def make_idata(seed=0, shift=0.0, n_divergent=0, energy=None, theta_coords=None)
 
 
 def bfmi_numpy(energy: np.ndarray) -> np.ndarray:
-    """E-BFMI per chain: mean squared energy transition over the energy variance (Betancourt 2016)."""
-    return np.mean(np.diff(energy, axis=1) ** 2, axis=1) / np.var(energy, axis=1)
+    """E-BFMI per chain: sum of squared energy transitions over the sum of squared deviations (Betancourt 2016)."""
+    deviations = energy - energy.mean(axis=1, keepdims=True)
+    return np.sum(np.diff(energy, axis=1) ** 2, axis=1) / np.sum(deviations**2, axis=1)
 
 
 @pytest.fixture(scope="module")
@@ -168,3 +168,16 @@ def test_enforce_flag_does_not_raise():
 def test_enforce_passing_fit_does_not_raise(good):
     row = check(good, Gate(), "published", "reference")
     assert enforce(row, Gate(on_fail="stop")) is None
+
+
+def test_parameter_with_nan_draws_fails_and_is_named():
+    """NaN draws give NaN R-hat/ESS: the gate must report them, not skip them."""
+    idata = make_idata(seed=8)
+    bad = idata.posterior["theta"].values.copy()
+    bad[0, :10, 2] = np.nan
+    idata.posterior["theta"] = (("chain", "draw", "theta_dim_0"), bad)
+    row = check(idata, Gate(), "published", "reference")
+    assert row["passed"] is False
+    assert row["worst_r_hat_parameter"] == "theta[2]"
+    assert np.isnan(row["max_r_hat"])
+    assert "R-hat nan > 1.01 for theta[2]" in row["failures"]

@@ -6,7 +6,6 @@ import re
 import pandas as pd
 import pytest
 from conftest import PUBLISHED_CSV, read_rows
-
 from reanalysis.errors import InputError
 from reanalysis.published_table import count_covariates, read_published
 
@@ -80,7 +79,14 @@ def test_cleaning_log_one_n_entry_per_row_and_k_for_covariate_rows(real):
 # ---------------------------------------------------------------- one bad cell at a time
 BAD_CELLS = [
     # id, edits, (row_id, column) reported, expected fragment, number of problems
-    ("r_above_one", [("L01", "value", "1.7")], "L01", "value", "expected a sample correlation strictly inside (-1, 1)", 2),
+    (
+        "r_above_one",
+        [("L01", "value", "1.7")],
+        "L01",
+        "value",
+        "expected a sample correlation strictly inside (-1, 1)",
+        2,
+    ),
     (
         "unknown_statistic",
         [("L03", "statistic", "rho")],
@@ -170,9 +176,7 @@ def test_duplicate_row_id_points_at_first_occurrence(write_published):
 
 
 def test_several_bad_rows_are_all_reported_in_one_message(write_published):
-    path = write_published(
-        [("L01", "value", "1.7"), ("Z03", "alliance_phase", "during"), ("L08", "n_enrolled", "x")]
-    )
+    path = write_published([("L01", "value", "1.7"), ("Z03", "alliance_phase", "during"), ("L08", "n_enrolled", "x")])
     with pytest.raises(InputError) as info:
         read_published(path)
     message = str(info.value)

@@ -7,9 +7,11 @@ rule check_convergence:
         idata=rules.fit.output.idata,
     output:
         diagnostics="results/checks/{model}/{prior}.diagnostics.csv",
-    params:
-        gate=config["gate"],
     log:
         "logs/checks/{model}/{prior}.log",
+    conda:
+        "../../environment.yml"
+    params:
+        gate=config["gate"],
     script:
         "../scripts/check_convergence.py"

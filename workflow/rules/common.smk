@@ -7,7 +7,9 @@ from reanalysis.config import validate_config
 from reanalysis.errors import InputError
 
 try:
-    config = validate_config(config, source=workflow.configfiles[-1] if workflow.configfiles else "config")
+    config = validate_config(
+        config, source=workflow.configfiles[-1] if workflow.configfiles else "config"
+    )
 except InputError as err:
     sys.exit(f"Error: {err}")
 

@@ -10,6 +10,8 @@ rule validate_published:
         cleaning_log="results/data/published/cleaning_log.csv",
     log:
         "logs/data/validate_published.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/validate_published.py"
 
@@ -21,6 +23,8 @@ rule audit_published:
         audit="results/tables/audit.csv",
     log:
         "logs/data/audit_published.log",
+    conda:
+        "../../environment.yml"
     script:
         "../scripts/audit_published.py"
 
@@ -32,9 +36,11 @@ rule observations:
     output:
         observations="results/data/published/observations.{n_source}.csv",
         dropped="results/data/published/dropped.{n_source}.csv",
-    params:
-        settings=get_evidence_settings,
     log:
         "logs/data/observations.{n_source}.log",
+    conda:
+        "../../environment.yml"
+    params:
+        settings=get_evidence_settings,
     script:
         "../scripts/observations.py"

@@ -7,17 +7,19 @@ rule fit:
         observations=get_observations,
     output:
         idata="results/fits/{model}/{prior}.nc",
+    log:
+        "logs/fits/{model}/{prior}.log",
+    conda:
+        "../../environment.yml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=20,
     params:
         prior=get_prior,
         grouping=config["published"]["grouping"],
         likelihood=config["published"]["likelihood"],
         sampler=config["sampler"],
         seed=config["seed"],
-    threads: 2
-    resources:
-        mem_mb=2000,
-        runtime=20,
-    log:
-        "logs/fits/{model}/{prior}.log",
     script:
         "../scripts/fit.py"

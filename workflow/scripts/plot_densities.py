@@ -1,7 +1,6 @@
 """Prior and posterior densities of the pooled rho, and rho by alliance phase, per prior set."""
 
 import arviz as az
-
 from reanalysis.plots import densities, save
 from reanalysis.scripting import log_to
 
@@ -9,7 +8,9 @@ from reanalysis.scripting import log_to
 def main(idata_paths, out, log) -> None:
     idatas = {idata.attrs["prior_set"]: idata for idata in map(az.from_netcdf, idata_paths)}
     first = next(iter(idatas.values()))
-    groups = [v[4:] for v in first.posterior.data_vars if v.startswith("rho_") and v[4:] not in ("pooled", "cell", "row")]
+    groups = [
+        v[4:] for v in first.posterior.data_vars if v.startswith("rho_") and v[4:] not in ("pooled", "cell", "row")
+    ]
     group = "alliance_phase" if "alliance_phase" in groups else groups[0]
     save(densities(idatas, group, "Track A · published summary statistics (real data)"), out)
     log.info("wrote %s", out)

@@ -29,8 +29,9 @@ def _describe(err: jsonschema.ValidationError) -> str:
     path = ".".join(str(p) for p in err.absolute_path) or "<top level>"
     if err.validator == "additionalProperties" and isinstance(err.schema.get("properties"), dict):
         allowed = sorted(err.schema["properties"])
-        extra = sorted(set(err.instance) - set(allowed))
-        return f"key {path}: unknown key(s) {extra}; expected only {allowed}"
+        prefix = "" if path == "<top level>" else f"{path}."
+        extra = [f"{prefix}{k}" for k in sorted(set(err.instance) - set(allowed))]
+        return f"unknown key(s) {', '.join(extra)}; expected only {allowed} under {path}"
     hint = err.schema.get("description", "")
     return f"key {path}: {err.message}" + (f" ({hint})" if hint else "")
 
@@ -55,7 +56,9 @@ def _cross_checks(config: dict) -> list[str]:
     for name, prior in config["priors"].items():
         rho = prior["rho"]
         if rho["lower95"] >= rho["upper95"]:
-            out.append(f"key priors.{name}.rho: lower95 {rho['lower95']} >= upper95 {rho['upper95']}; expected lower < upper")
+            out.append(
+                f"key priors.{name}.rho: lower95 {rho['lower95']} >= upper95 {rho['upper95']}; expected lower < upper"
+            )
         missing = [g for g in [*grouping, "residual"] if g not in prior["heterogeneity"]]
         if missing:
             out.append(
@@ -64,5 +67,8 @@ def _cross_checks(config: dict) -> list[str]:
             )
     sens = config["published"]["n_sensitivity_prior"]
     if sens and sens not in config["priors"]:
-        out.append(f"key published.n_sensitivity_prior: {sens!r} is not a prior set; expected one of {sorted(config['priors'])}")
+        out.append(
+            f"key published.n_sensitivity_prior: {sens!r} is not a prior set; "
+            f"expected one of {sorted(config['priors'])}"
+        )
     return out

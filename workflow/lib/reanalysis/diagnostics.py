@@ -60,10 +60,10 @@ def per_parameter(idata: az.InferenceData) -> pd.DataFrame:
 def check(idata: az.InferenceData, gate: Gate, model: str, prior_set: str) -> dict:
     """One diagnostics row; ``failures`` says which criterion failed and for which parameter."""
     table = per_parameter(idata)
-    worst = {
-        "r_hat": table.loc[table["r_hat"].idxmax()],
-        "ess_bulk": table.loc[table["ess_bulk"].idxmin()],
-        "ess_tail": table.loc[table["ess_tail"].idxmin()],
+    worst = {  # a NaN diagnostic (non-finite draws) is the worst, not skipped
+        "r_hat": table.loc[table["r_hat"].fillna(np.inf).idxmax()],
+        "ess_bulk": table.loc[table["ess_bulk"].fillna(-np.inf).idxmin()],
+        "ess_tail": table.loc[table["ess_tail"].fillna(-np.inf).idxmin()],
     }
     divergences = int(idata.sample_stats["diverging"].sum())
     ebfmi = float(np.min(az.bfmi(idata)))

@@ -53,7 +53,9 @@ def forest(idata_by_prior: dict[str, az.InferenceData], obs: pd.DataFrame, subti
     ax.set_yticks(y, [_row_label(r) for _, r in obs.iterrows()], fontsize=8)
     ax.set_xlim(-1, 1)
     ax.set_ylim(-0.8, n_rows - 0.2)
-    ax.set_xlabel("ρ: correlation of alliance with later symptom severity (negative = stronger alliance, fewer symptoms)")
+    ax.set_xlabel(
+        "ρ: correlation of alliance with later symptom severity (negative = stronger alliance, fewer symptoms)"
+    )
     ax.set_title(f"Alliance–outcome correlation of every published result\n{subtitle}", fontsize=11)
     ax.legend(loc="upper center", bbox_to_anchor=(0.35, -0.1), ncol=2, fontsize=8, frameon=False)
     fig.tight_layout()

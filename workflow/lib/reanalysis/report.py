@@ -89,6 +89,20 @@ def compact_audit(audit: pd.DataFrame) -> pd.DataFrame:
     })  # fmt: skip
 
 
+def contrast_table(contrasts: pd.DataFrame, model: str = "published") -> pd.DataFrame:
+    """contrast x prior set, each cell 'median [94% HDI]; P(< 0)'."""
+    sel = contrasts[contrasts["model"] == model].copy()
+    if sel.empty:
+        return sel
+    sel["cell"] = [
+        f"{m:+.2f} [{lo:+.2f}, {hi:+.2f}]; P(<0) = {p:.2f}"
+        for m, lo, hi, p in zip(sel["median"], sel["hdi_low"], sel["hdi_high"], sel["p_more_negative"], strict=True)
+    ]
+    wide = sel.pivot(index="contrast", columns="prior_set", values="cell")
+    wide.columns.name = None
+    return wide.loc[list(dict.fromkeys(sel["contrast"])), list(dict.fromkeys(sel["prior_set"]))].reset_index()
+
+
 def threshold_pivot(probs: pd.DataFrame, model: str, parameter: str) -> pd.DataFrame:
     """prior set x threshold table of P, each cell 'p (mcse)'."""
     sel = probs[(probs["model"] == model) & (probs["parameter"] == parameter)].copy()
@@ -96,7 +110,9 @@ def threshold_pivot(probs: pd.DataFrame, model: str, parameter: str) -> pd.DataF
     wide = sel.pivot(index="prior_set", columns="threshold", values="cell")
     wide.columns.name = None  # else the pivot's column name shows as an empty header cell
     order = list(dict.fromkeys(sel["prior_set"]))
-    return wide.loc[order, list(dict.fromkeys(sel["threshold"]))].reset_index().rename(columns={"prior_set": "prior set"})
+    return (
+        wide.loc[order, list(dict.fromkeys(sel["threshold"]))].reset_index().rename(columns={"prior_set": "prior set"})
+    )
 
 
 def n_sensitivity(summary: pd.DataFrame, prior: str, n_main: str, n_alt: str) -> pd.DataFrame:
@@ -154,17 +170,23 @@ def build_context(inputs, config: dict, repo_dir: str | Path) -> dict:
         "published_cfg": config["published"],
         "grouping": grouping,
         "priors": html_table(prior_table(config["priors"], grouping)),
-        "benchmarks": html_table(pd.read_csv(inputs.raw[1])[["source", "quantity", "value", "ci_low", "ci_high", "k_studies"]]),
+        "benchmarks": html_table(
+            pd.read_csv(inputs.raw[1])[["source", "quantity", "value", "ci_low", "ci_high", "k_studies"]]
+        ),
         "headline": headline.to_dict("records"),
-        "group_summary": html_table(group_rho[["prior_set", "parameter", "median", "hdi_low", "hdi_high", "r_hat",
-                                               "ess_bulk"]]),  # fmt: skip
+        "group_summary": html_table(
+            group_rho[["prior_set", "parameter", "median", "hdi_low", "hdi_high", "r_hat", "ess_bulk"]]
+        ),  # fmt: skip
         "threshold_pooled": html_table(threshold_pivot(probs, "published", "rho_pooled")),
         "threshold_groups": [
             (p, html_table(threshold_pivot(probs, "published", p)))
-            for p in probs.loc[(probs["model"] == "published") & (probs["parameter"] != "rho_pooled"), "parameter"].unique()
+            for p in probs.loc[
+                (probs["model"] == "published") & (probs["parameter"] != "rho_pooled"), "parameter"
+            ].unique()
             if p.startswith("rho_alliance_phase")
         ],
         "thresholds": config["thresholds"],
+        "contrasts": html_table(contrast_table(pd.read_csv(inputs.contrasts))),
         "diagnostics": diag,
         "forest": inline_png(inputs.forest),
         "densities": inline_png(inputs.densities),

@@ -16,7 +16,9 @@ def log_to(path: str):
     """Route logging and stderr to ``path``; a failure is logged with its traceback, then re-raised."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     with open(path, "w") as handle:
-        logging.basicConfig(stream=handle, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True)
+        logging.basicConfig(
+            stream=handle, level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", force=True
+        )
         old_stderr, sys.stderr = sys.stderr, handle
         try:
             yield logging.getLogger("pipeline")

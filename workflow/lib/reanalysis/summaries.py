@@ -17,7 +17,9 @@ THRESHOLD_COLUMNS = ["model", "prior_set", "parameter", "labels", "threshold", "
 def reported_variables(idata: az.InferenceData) -> list[str]:
     """Correlations (pooled, by group level, by row) and heterogeneity scales, in report order."""
     names = list(idata.posterior.data_vars)
-    rho = ["rho_pooled"] + sorted(n for n in names if n.startswith("rho_") and n not in ("rho_pooled", "rho_cell", "rho_row"))
+    rho = ["rho_pooled"] + sorted(
+        n for n in names if n.startswith("rho_") and n not in ("rho_pooled", "rho_cell", "rho_row")
+    )
     return rho + ["rho_cell", "rho_row", "mu"] + sorted(n for n in names if n.startswith("sigma_"))
 
 
@@ -33,7 +35,9 @@ def _scalars(idata: az.InferenceData, var: str):
         yield f"{var}[{level}]", f"{dim}={level}", da.sel({dim: level}).values
 
 
-def posterior_summary(idata: az.InferenceData, model: str, prior_set: str, row_labels: dict | None = None) -> pd.DataFrame:
+def posterior_summary(
+    idata: az.InferenceData, model: str, prior_set: str, row_labels: dict | None = None
+) -> pd.DataFrame:
     rows = []
     for var in reported_variables(idata):
         for parameter, labels, draws in _scalars(idata, var):
@@ -60,7 +64,9 @@ def exceeds(draws: np.ndarray, kind: str, value: float) -> np.ndarray:
     raise ValueError(f"threshold kind {kind!r}; expected below, above or abs_above")
 
 
-def threshold_probabilities(idata: az.InferenceData, thresholds: list[dict], model: str, prior_set: str) -> pd.DataFrame:
+def threshold_probabilities(
+    idata: az.InferenceData, thresholds: list[dict], model: str, prior_set: str
+) -> pd.DataFrame:
     """P(threshold) for the pooled rho and every group level's rho, with its Monte Carlo SE."""
     rows = []
     variables = [v for v in reported_variables(idata) if v.startswith("rho_") and v not in ("rho_cell", "rho_row")]
@@ -76,3 +82,27 @@ def threshold_probabilities(idata: az.InferenceData, thresholds: list[dict], mod
                     "mcse": float(np.sqrt(p * (1 - p) / ess)),
                 })  # fmt: skip
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
+
+
+CONTRAST_COLUMNS = ["model", "prior_set", "contrast", "median", "hdi_low", "hdi_high", "p_more_negative"]
+
+
+def level_contrasts(idata: az.InferenceData, group: str, model: str, prior_set: str) -> pd.DataFrame:
+    """rho[level] - rho[first level] for every other level of ``group``, with P(difference < 0).
+
+    For alliance phases the first level is preparation, so P(difference < 0) is the probability that
+    alliance in that phase goes with a *stronger* benefit than alliance before dosing.
+    """
+    da = idata.posterior[f"rho_{group}"]
+    levels = [str(v) for v in da[group].values]
+    base = da.sel({group: levels[0]}).values.ravel()
+    rows = []
+    for level in levels[1:]:
+        diff = da.sel({group: level}).values.ravel() - base
+        hdi = az.hdi(diff, hdi_prob=HDI_PROB)
+        rows.append({
+            "model": model, "prior_set": prior_set, "contrast": f"{level} − {levels[0]}",
+            "median": float(np.median(diff)), "hdi_low": hdi[0], "hdi_high": hdi[1],
+            "p_more_negative": float((diff < 0).mean()),
+        })  # fmt: skip
+    return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
