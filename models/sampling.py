@@ -58,8 +58,13 @@ def sample_prior(model: pm.Model, draws: int, seed: int) -> az.InferenceData:
         return pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed)
 
 
-def fit(model: pm.Model, s: SamplerSettings, seed: int) -> az.InferenceData:
-    """Posterior (with log-likelihood) and prior draws in one InferenceData."""
+def fit(model: pm.Model, s: SamplerSettings, seed: int, predictive: tuple[str, ...] = ()) -> az.InferenceData:
+    """Posterior (with log-likelihood), prior draws and, for ``predictive`` variables, posterior predictive draws."""
     idata = sample_posterior(model, s, seed)
     idata.extend(sample_prior(model, s.prior_draws, seed + 1))
+    if predictive:
+        with model:
+            pm.sample_posterior_predictive(
+                idata, var_names=list(predictive), random_seed=seed + 2, extend_inferencedata=True, progressbar=False
+            )
     return idata

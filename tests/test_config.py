@@ -90,7 +90,8 @@ def test_unknown_top_level_key(cfg):
     assert message.startswith("1 problem(s) in config.yaml:")
     assert (
         "unknown key(s) sampeler; expected only "
-        "['data', 'gate', 'priors', 'published', 'sampler', 'seed', 'thresholds'] under <top level>"
+        "['cohorts', 'data', 'gate', 'participant_residual', 'participant_thresholds', 'priors', 'published', "
+        "'sampler', 'seed', 'thresholds'] under <top level>"
     ) in message
 
 

@@ -58,7 +58,7 @@ def test_gate_from_partial_config_keeps_defaults_and_ignores_other_keys():
 # ---------------------------------------------------------------- per_parameter
 def test_per_parameter_one_row_per_scalar_labelled_by_coordinate(good):
     table = per_parameter(good)
-    assert list(table.columns) == ["parameter", "r_hat", "ess_bulk", "ess_tail"]
+    assert list(table.columns) == ["parameter", "constant", "r_hat", "ess_bulk", "ess_tail"]
     assert list(table["parameter"]) == ["mu", "theta[0]", "theta[1]", "theta[2]"]
     assert table["r_hat"].iloc[2] == pytest.approx(float(az.rhat(good.posterior["theta"].values[:, :, 1])))
     assert table["ess_bulk"].iloc[0] == pytest.approx(float(az.ess(good.posterior["mu"].values, method="bulk")))
@@ -74,7 +74,7 @@ def test_per_parameter_labels_two_dimensional_parameters():
     rng = np.random.default_rng(3)
     idata = az.from_dict(posterior={"x": rng.standard_normal((CHAINS, 200, 2, 3))})
     table = per_parameter(idata)
-    assert table.shape == (6, 4)
+    assert table.shape == (6, 5)
     assert list(table["parameter"]) == ["x[0,0]", "x[0,1]", "x[0,2]", "x[1,0]", "x[1,1]", "x[1,2]"]
 
 
@@ -181,3 +181,26 @@ def test_parameter_with_nan_draws_fails_and_is_named():
     assert row["worst_r_hat_parameter"] == "theta[2]"
     assert np.isnan(row["max_r_hat"])
     assert "R-hat nan > 1.01 for theta[2]" in row["failures"]
+
+
+def test_exactly_constant_quantity_is_excluded_and_counted():
+    """A quantity that is 0 by definition (change from the reference level) has no R-hat; it must not fail the
+    gate, but a quantity constant within chains and different between them (a stuck sampler) still does."""
+    rng = np.random.default_rng(3)
+    theta = rng.normal(size=(4, 1000))
+    change = np.zeros((4, 1000, 2))
+    change[..., 1] = rng.normal(size=(4, 1000))
+    ok = az.from_dict(
+        posterior={"theta": theta, "change": change},
+        sample_stats={"diverging": np.zeros((4, 1000), bool), "energy": rng.normal(size=(4, 1000))},
+    )
+    row = check(ok, Gate(), "m", "p")
+    assert row["passed"] and row["n_constant"] == 1
+    stuck = theta.copy()
+    stuck[0] = 2.0  # one chain frozen at a value the others never take
+    bad = az.from_dict(
+        posterior={"theta": stuck},
+        sample_stats={"diverging": np.zeros((4, 1000), bool), "energy": rng.normal(size=(4, 1000))},
+    )
+    row = check(bad, Gate(), "m", "p")
+    assert not row["passed"] and row["n_constant"] == 0 and "theta" in row["failures"]

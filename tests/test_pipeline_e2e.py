@@ -22,10 +22,46 @@ SNAKEMAKE = Path(sys.executable).parent / "snakemake"
 DATA = REPO / "data" / "raw" / "published"
 
 
-def tiny_config() -> dict:
+USER_COHORT = {
+    "label": "Hand-made test cohort (not synthetic, not real)",
+    "file": "",  # set to the file written by hand_made_cohort()
+    "alliance": {"measure": "WAI", "min": 1, "max": 7},
+    "alliance_timepoints": ["early", "late"],
+    "baseline_timepoint": "baseline",
+    "followups": ["fu1", "fu2"],
+    "outcomes": {"PHQ-9": {"min": 0, "max": 27, "mcid": 5, "mcid_source": "test value"}},
+}
+
+
+def hand_made_cohort(path: Path) -> Path:
+    """n = 14, differs from the synthetic cohorts: other instruments and timepoints, fu2 absent for two
+    participants (rows missing from the file), and empty cells."""
+    rng = __import__("numpy").random.default_rng(7)
+    rows = []
+    for i in range(14):
+        pid, alliance = f"U{i + 1:02d}", rng.normal(5, 0.8)
+        rows += [(pid, "early", "WAI", round(min(max(alliance, 1), 7), 2)),
+                 (pid, "late", "WAI", "" if i == 3 else round(min(max(alliance + 0.4, 1), 7), 2))]  # fmt: skip
+        base = rng.normal(17, 3)
+        rows.append((pid, "baseline", "PHQ-9", round(min(max(base, 0), 27))))
+        for t, shift in (("fu1", -8), ("fu2", -9)):
+            if t == "fu2" and i in (5, 9):
+                continue  # absent follow-up: the validator adds the row as missing and logs it
+            y = base + shift - 2.5 * (alliance - 5) + rng.normal(0, 2.5)
+            rows.append((pid, t, "PHQ-9", "" if (i, t) == (11, "fu1") else round(min(max(y, 0), 27))))
+    pd.DataFrame(rows, columns=["participant_id", "timepoint", "measure", "value"]).to_csv(path, index=False)
+    return path
+
+
+def tiny_config(user_file: Path | None = None) -> dict:
     cfg = yaml.safe_load((REPO / "config.yaml").read_text())
     cfg["data"] = {k: str(REPO / v) for k, v in cfg["data"].items()}
     cfg["priors"] = {k: cfg["priors"][k] for k in ("reference", "sceptical")}
+    ptsd = cfg["cohorts"]["ptsd"]
+    ptsd["outcomes"] = {"CAPS-5": ptsd["outcomes"]["CAPS-5"]}
+    cfg["cohorts"] = {"ptsd": ptsd}
+    if user_file is not None:
+        cfg["cohorts"]["mine"] = {**USER_COHORT, "file": str(user_file)}
     # short chains: this checks the plumbing, not the science, so the gate is scaled to the draws
     cfg["sampler"].update(chains=2, draws=2000, tune=500, prior_draws=300)
     cfg["gate"].update(ess_bulk_min=100, ess_tail_min=100, r_hat_max=1.05)
@@ -53,7 +89,7 @@ def planned_jobs(result: subprocess.CompletedProcess) -> dict[str, int]:
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory) -> Path:
     workdir = tmp_path_factory.mktemp("tiny")
-    write_config(workdir, tiny_config())
+    write_config(workdir, tiny_config(hand_made_cohort(workdir / "mine.csv")))
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-4000:]
     return workdir
@@ -74,13 +110,20 @@ def test_report_has_every_section(tiny_run):
         "priors",
         "results",
         "n-sensitivity",
+        "participants",
+        "cohort-ptsd",
+        "cohort-mine",
         "diagnostics",
         "provenance",
     ]:
         assert f'id="{anchor}"' in html, anchor
     assert "Convergence gate: every fit passed" in html
     assert "inconsistent at n = 24" in html  # the audit finds Levin's n on its own
-    assert html.count("data:image/png;base64,") == 2  # figures inlined: the report opens offline
+    # figures inlined (the report opens offline): 2 for Track A, slopes + PPC + trajectory per cohort
+    assert html.count("data:image/png;base64,") == 2 + 3 + 3
+    ptsd, mine = html.split('id="cohort-ptsd"')[1].split('id="cohort-mine"')
+    assert "SYNTHETIC DATA" in ptsd and "SYNTHETIC" not in mine.split("<h2")[0]
+    assert not re.search(r"\b(P|U)\d\d\b", html)  # no participant-level row in the report
     assert "http://" not in html.replace("http://json-schema.org", "") and "https://" not in html
     for digest in ["610a4167039ba9f860d49617895173729564c91be3db597487537cfc39c69654"]:
         assert digest in html
@@ -89,18 +132,39 @@ def test_report_has_every_section(tiny_run):
 def test_tables(tiny_run):
     tables = tiny_run / "results" / "tables"
     summary = pd.read_csv(tables / "posterior_summary.csv")
-    assert list(summary.columns[:4]) == ["model", "prior_set", "parameter", "labels"]
+    assert list(summary.columns[:5]) == ["track", "model", "prior_set", "parameter", "labels"]
     assert set(summary["prior_set"]) == {"reference", "sceptical"}
+    assert set(summary["track"]) == {"published", "participant"}
+    slopes = summary[(summary.model == "mine_outcome_PHQ-9") & summary.parameter.str.startswith("slope_points[")]
+    assert sorted(slopes.parameter.unique()) == [
+        f"slope_points[{a},{t}]" for a in ("early", "late") for t in ("fu1", "fu2")
+    ]
     pooled = summary[(summary.model == "published") & (summary.parameter == "rho_pooled")]
     assert len(pooled) == 2 and ((pooled.hdi_low < pooled["median"]) & (pooled["median"] < pooled.hdi_high)).all()
     assert summary["parameter"].str.startswith("rho_alliance_phase[").sum() == 4 * 3  # 4 phases x 3 fits
     probs = pd.read_csv(tables / "threshold_probabilities.csv")
-    assert set(probs["threshold"]) == {"P(rho < 0)", "P(rho < -0.1)", "P(|rho| > 0.28)", "P(rho < -0.28)"}
+    assert set(probs[probs.track == "published"]["threshold"]) == {
+        "P(rho < 0)", "P(rho < -0.1)", "P(|rho| > 0.28)", "P(rho < -0.28)",
+    }  # fmt: skip
+    mcid_half = probs[(probs.model == "mine_outcome_PHQ-9") & (probs.threshold == "P(slope < -MCID/2)")]
+    assert (mcid_half["value"] == -2.5).all() and len(mcid_half) == 2 * (1 + 4)  # priors x (mean + 4 cells)
     assert probs["probability"].between(0, 1).all()
     diag = pd.read_csv(tables / "diagnostics.csv")
-    assert len(diag) == 3 and diag["passed"].all()
+    assert len(diag) == 3 + 6 and diag["passed"].all()  # Track A 3 fits; Track B 2 x 2 outcome + 2 alliance
     audit = pd.read_csv(tables / "audit.csv")
     assert audit.set_index("row_id").loc["L01", "n_implied"] in (20, 21)
+
+
+def test_user_participant_file(tiny_run):
+    data = tiny_run / "results" / "data" / "mine"
+    log = pd.read_csv(data / "cleaning_log.csv")
+    added = log[log["action"].str.contains("added")]
+    assert sorted(added["participant_id"]) == ["U06", "U10"] and set(added["timepoint"]) == {"fu2"}
+    miss = pd.read_csv(data / "missingness.csv").set_index(["measure", "timepoint"])
+    assert miss.loc[("PHQ-9", "fu2"), "n_missing"] == 2 and miss.loc[("PHQ-9", "fu1"), "n_missing"] == 1
+    assert miss.loc[("WAI", "late"), "n_missing"] == 1 and miss.loc[("WAI", "early"), "n_missing"] == 0
+    freq = pd.read_csv(tiny_run / "results" / "tables" / "frequentist" / "mine.csv")
+    assert len(freq) == 4 and set(freq["n"]) <= {11, 12, 13, 14}  # complete cases per pair
 
 
 def test_lint_and_dry_run(tiny_run):
@@ -113,21 +177,26 @@ def test_lint_and_dry_run(tiny_run):
 
 def test_prior_edit_plans_only_that_prior(tiny_run, tmp_path):
     workdir = copy_run(tiny_run, tmp_path / "edit")
-    cfg = tiny_config()
+    cfg = tiny_config(tiny_run / "mine.csv")
     cfg["priors"]["sceptical"]["rho"]["upper95"] = 0.25
     write_config(workdir, cfg)
     dry = snakemake(workdir, "-n")
     assert dry.returncode == 0, dry.stderr
     jobs = planned_jobs(dry)
-    assert jobs.get("fit") == 1 and jobs.get("check_convergence") == 1, jobs
-    refit = set(re.findall(r"rule fit:\n\s+input: .*\n\s+output: (\S+)", dry.stdout))
-    assert refit == {"results/fits/published/sceptical.nc"}, refit
-    assert not {"validate_published", "audit_published", "observations"} & set(jobs), jobs
+    assert jobs.get("fit") == 1 and jobs.get("fit_participant") == 2 and jobs.get("check_convergence") == 3, jobs
+    refit = set(re.findall(r"rule fit(?:_participant)?:\n\s+input: .*\n\s+output: (\S+)", dry.stdout))
+    assert refit == {
+        "results/fits/published/sceptical.nc",
+        "results/fits/ptsd_outcome_CAPS-5/sceptical.nc",
+        "results/fits/mine_outcome_PHQ-9/sceptical.nc",
+    }, refit
+    data_jobs = {"validate_published", "audit_published", "observations", "participant_data", "frequentist"}
+    assert not data_jobs & set(jobs), jobs
 
 
 def test_failing_gate_stops_with_message(tiny_run, tmp_path):
     workdir = copy_run(tiny_run, tmp_path / "gate")
-    cfg = tiny_config()
+    cfg = tiny_config(tiny_run / "mine.csv")
     cfg["gate"]["ess_bulk_min"] = 10**6
     write_config(workdir, cfg)
     report = workdir / "results" / "report.html"
@@ -146,13 +215,13 @@ def test_failing_gate_stops_with_message(tiny_run, tmp_path):
 
 def test_flagged_gate_builds_red_report(tiny_run, tmp_path):
     workdir = copy_run(tiny_run, tmp_path / "flag")
-    cfg = tiny_config()
+    cfg = tiny_config(tiny_run / "mine.csv")
     cfg["gate"].update(ess_bulk_min=10**6, on_fail="flag")
     write_config(workdir, cfg)
     result = snakemake(workdir)
     assert result.returncode == 0, result.stderr[-3000:]
     html = (workdir / "results" / "report.html").read_text()
-    assert "Convergence gate FAILED for 3 fit(s)" in html and html.count('<tr class="failed">') == 3
+    assert "Convergence gate FAILED for 9 fit(s)" in html and html.count('<tr class="failed">') == 9
 
 
 def test_unknown_config_key_stops_before_any_job(tmp_path):
@@ -191,7 +260,7 @@ def test_third_study_enters_model_tables_and_report(tiny_run, tmp_path):
     path = tmp_path / "with_new_study.csv"
     pd.concat([table, new]).to_csv(path, index=False)
     workdir = copy_run(tiny_run, tmp_path / "third")
-    cfg = tiny_config()
+    cfg = tiny_config(tiny_run / "mine.csv")
     cfg["data"]["published"] = str(path)
     write_config(workdir, cfg)
     result = snakemake(workdir)

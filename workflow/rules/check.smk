@@ -4,7 +4,7 @@
 
 rule check_convergence:
     input:
-        idata=rules.fit.output.idata,
+        idata=get_idata,
     output:
         diagnostics="results/checks/{model}/{prior}.diagnostics.csv",
     log:

@@ -1,6 +1,7 @@
 # Validate the config first (a bad key stops the run before any job), then helpers named for what
 # they return. Config reaches jobs only through params:, one slice per rule, so that editing one prior
 # set reruns only that prior set's jobs.
+import re
 import sys
 
 from reanalysis.config import validate_config
@@ -15,21 +16,95 @@ except InputError as err:
 
 PRIOR_SETS = list(config["priors"])
 OTHER_N_SOURCE = {"reported": "implied", "implied": "reported"}
+COHORTS = config["cohorts"]
+
+
+def participant_models():
+    """Track B model id -> cohort, kind (outcome | alliance) and outcome measure."""
+    models = {}
+    for cohort, spec in COHORTS.items():
+        for outcome in spec["outcomes"]:
+            models[f"{cohort}_outcome_{outcome}"] = {
+                "cohort": cohort,
+                "kind": "outcome",
+                "outcome": outcome,
+            }
+        models[f"{cohort}_alliance"] = {
+            "cohort": cohort,
+            "kind": "alliance",
+            "outcome": None,
+        }
+    return models
+
+
+PARTICIPANT_MODELS = participant_models()
+PUBLISHED_MODELS = ["published", "published_alt_n"]
+
+
+def one_of(names):
+    return "|".join(re.escape(n) for n in names)
 
 
 wildcard_constraints:
-    prior="|".join(PRIOR_SETS),
-    model="published|published_alt_n",
+    prior=one_of(PRIOR_SETS),
+    model=one_of(PUBLISHED_MODELS + list(PARTICIPANT_MODELS)),
+    cohort=one_of(COHORTS) if COHORTS else "no-cohort",
     n_source="reported|implied",
 
 
 def get_fits():
-    """(model, prior set) of every fit: the main model under each prior set, plus the n sensitivity fit."""
+    """(model, prior set) of every fit: Track A under each prior set plus the n sensitivity fit; Track B
+    outcome models under each prior set; the alliance model once (its priors do not involve the prior set).
+    """
     fits = [("published", p) for p in PRIOR_SETS]
     sens = config["published"]["n_sensitivity_prior"]
     if sens:
         fits.append(("published_alt_n", sens))
+    for model, info in PARTICIPANT_MODELS.items():
+        priors = PRIOR_SETS if info["kind"] == "outcome" else PRIOR_SETS[:1]
+        fits += [(model, p) for p in priors]
     return fits
+
+
+def get_cohort_spec(wildcards):
+    return COHORTS[wildcards.cohort]
+
+
+def get_cohort_input(wildcards):
+    """The user's participant file, or nothing when the cohort is synthetic (simulated in the job)."""
+    path = COHORTS[wildcards.cohort]["file"]
+    return [] if path == "synthetic" else [path]
+
+
+def get_model_info(wildcards):
+    return PARTICIPANT_MODELS[wildcards.model]
+
+
+def get_model_cohort_spec(wildcards):
+    return COHORTS[PARTICIPANT_MODELS[wildcards.model]["cohort"]]
+
+
+def get_participant_clean(wildcards):
+    return f"results/data/{PARTICIPANT_MODELS[wildcards.model]['cohort']}/clean.csv"
+
+
+def get_participant_prior(wildcards):
+    """The prior set of an outcome model; none for the alliance model, so prior edits never refit it."""
+    if PARTICIPANT_MODELS[wildcards.model]["kind"] == "alliance":
+        return {}
+    return config["priors"][wildcards.prior]
+
+
+def get_participant_idata(wildcards):
+    return [
+        f"results/fits/{m}/{p}.nc" for m, p in get_fits() if m in PARTICIPANT_MODELS
+    ]
+
+
+def get_n_sources():
+    """The main model's n source first, then the n sensitivity model's."""
+    main = config["published"]["n_source"]
+    return [main, OTHER_N_SOURCE[main]]
 
 
 def get_n_source(wildcards):
@@ -65,6 +140,35 @@ def get_all_idata(wildcards):
 
 def get_all_diagnostics(wildcards):
     return [f"results/checks/{m}/{p}.diagnostics.csv" for m, p in get_fits()]
+
+
+def outcome_models():
+    return [m for m, info in PARTICIPANT_MODELS.items() if info["kind"] == "outcome"]
+
+
+def get_model_idata_all_priors(wildcards):
+    return [f"results/fits/{wildcards.model}/{p}.nc" for p in PRIOR_SETS]
+
+
+def get_alliance_idata(wildcards):
+    return f"results/fits/{wildcards.cohort}_alliance/{PRIOR_SETS[0]}.nc"
+
+
+def get_participant_figures(wildcards):
+    figures = [
+        f"results/figures/{m}/{kind}.png"
+        for m in outcome_models()
+        for kind in ("slopes", "ppc")
+    ]
+    return figures + [f"results/figures/{c}_alliance/trajectory.png" for c in COHORTS]
+
+
+def get_participant_raw(wildcards):
+    return [c["file"] for c in COHORTS.values() if c["file"] != "synthetic"]
+
+
+def get_idata(wildcards):
+    return f"results/fits/{wildcards.model}/{wildcards.prior}.nc"
 
 
 def get_main_idata(wildcards):

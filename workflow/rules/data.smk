@@ -44,3 +44,36 @@ rule observations:
         settings=get_evidence_settings,
     script:
         "../scripts/observations.py"
+
+
+rule participant_data:
+    input:
+        table=get_cohort_input,
+    output:
+        clean="results/data/{cohort}/clean.csv",
+        cleaning_log="results/data/{cohort}/cleaning_log.csv",
+        missingness="results/data/{cohort}/missingness.csv",
+    log:
+        "logs/data/participant_data.{cohort}.log",
+    conda:
+        "../../environment.yml"
+    params:
+        spec=get_cohort_spec,
+        seed=config["seed"],
+    script:
+        "../scripts/participant_data.py"
+
+
+rule frequentist:
+    input:
+        clean=rules.participant_data.output.clean,
+    output:
+        table="results/tables/frequentist/{cohort}.csv",
+    log:
+        "logs/data/frequentist.{cohort}.log",
+    conda:
+        "../../environment.yml"
+    params:
+        spec=get_cohort_spec,
+    script:
+        "../scripts/frequentist.py"

@@ -9,6 +9,8 @@ rule fit:
         idata="results/fits/{model}/{prior}.nc",
     log:
         "logs/fits/{model}/{prior}.log",
+    wildcard_constraints:
+        model=one_of(PUBLISHED_MODELS),
     conda:
         "../../environment.yml"
     threads: 2
@@ -23,3 +25,29 @@ rule fit:
         seed=config["seed"],
     script:
         "../scripts/fit.py"
+
+
+rule fit_participant:
+    input:
+        clean=get_participant_clean,
+    output:
+        idata="results/fits/{model}/{prior}.nc",
+    log:
+        "logs/fits/{model}/{prior}.log",
+    wildcard_constraints:
+        model=one_of(PARTICIPANT_MODELS),
+    conda:
+        "../../environment.yml"
+    threads: 2
+    resources:
+        mem_mb=2000,
+        runtime=20,
+    params:
+        info=get_model_info,
+        spec=get_model_cohort_spec,
+        prior=get_participant_prior,
+        residual=config["participant_residual"],
+        sampler=config["sampler"],
+        seed=config["seed"],
+    script:
+        "../scripts/fit_participant.py"

@@ -20,6 +20,7 @@ def main(obs_path, prior_set, prior_name, model_name, grouping, likelihood, samp
     log.info("fitting %s under %s with %s", model_name, prior_name, settings)
     idata = fit(model, settings, seed)
     idata.attrs.update(
+        track="published",
         model=model_name,
         prior_set=prior_name,
         prior=json.dumps(prior_set),

@@ -16,7 +16,7 @@ import pandas as pd
 DIAGNOSTIC_COLUMNS = [
     "model", "prior_set", "passed", "max_r_hat", "worst_r_hat_parameter", "min_ess_bulk",
     "worst_ess_bulk_parameter", "min_ess_tail", "worst_ess_tail_parameter", "divergences", "min_ebfmi",
-    "n_draws", "failures",
+    "n_draws", "n_constant", "failures",
 ]  # fmt: skip
 
 
@@ -53,13 +53,21 @@ def per_parameter(idata: az.InferenceData) -> pd.DataFrame:
         for j in range(flat.sizes["_i"]):
             coords = {d: flat[d].values[j] for d in da["r_hat"].dims} if da["r_hat"].dims else {}
             sel = {d: v for d, v in coords.items()}
-            rows.append({"parameter": _label(name, coords), **{k: float(v.sel(sel)) for k, v in da.items()}})
+            draws = post[name].sel(sel).values
+            constant = bool(np.all(draws == draws.flat[0]))
+            rows.append({
+                "parameter": _label(name, coords), "constant": constant,
+                **{k: float(v.sel(sel)) for k, v in da.items()},
+            })  # fmt: skip
     return pd.DataFrame(rows)
 
 
 def check(idata: az.InferenceData, gate: Gate, model: str, prior_set: str) -> dict:
     """One diagnostics row; ``failures`` says which criterion failed and for which parameter."""
-    table = per_parameter(idata)
+    every = per_parameter(idata)
+    # exactly constant in every chain (e.g. a change from the reference level, 0 by definition): nothing to
+    # converge, and R-hat is undefined; a stuck sampler would not give identical values in independent chains
+    table = every[~every["constant"]]
     worst = {  # a NaN diagnostic (non-finite draws) is the worst, not skipped
         "r_hat": table.loc[table["r_hat"].fillna(np.inf).idxmax()],
         "ess_bulk": table.loc[table["ess_bulk"].fillna(-np.inf).idxmin()],
@@ -90,6 +98,7 @@ def check(idata: az.InferenceData, gate: Gate, model: str, prior_set: str) -> di
         "divergences": divergences,
         "min_ebfmi": ebfmi,
         "n_draws": int(idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]),
+        "n_constant": int(every["constant"].sum()),
         "failures": "; ".join(failures),
     }
 

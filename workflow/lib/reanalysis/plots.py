@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib
 
 matplotlib.use("Agg")  # no display in a pipeline job
+import textwrap  # noqa: E402
+
 import arviz as az  # noqa: E402
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
@@ -93,3 +95,82 @@ def save(fig: plt.Figure, path: str) -> None:
     # fixed metadata keeps the PNG bytes reproducible across runs
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
+
+
+def _wrap(title: str, width: int) -> str:
+    return "\n".join(textwrap.wrap(title, width))
+
+
+def mark_synthetic(fig: plt.Figure) -> None:
+    """Stamp a figure made from synthetic data so that it cannot be mistaken for trial results."""
+    fig.text(0.5, 0.5, "SYNTHETIC DATA", fontsize=54, color="#c0392b", alpha=0.13, ha="center", va="center",
+             rotation=20, weight="bold", zorder=0)  # fmt: skip
+
+
+def slope_forest(idata_by_prior: dict[str, az.InferenceData], mcid: float, title: str) -> plt.Figure:
+    """Alliance slope (outcome points per SD of alliance) for every alliance timepoint x follow-up."""
+    priors = list(idata_by_prior)
+    first = idata_by_prior[priors[0]].posterior["slope_points"]
+    cells = [(a, t) for a in first["alliance_time"].values for t in first["followup"].values]
+    fig, ax = plt.subplots(figsize=(10, 0.55 * len(cells) + 2.3))
+    y = np.arange(len(cells))[::-1].astype(float)
+    offsets = np.linspace(-0.25, 0.25, len(priors)) if len(priors) > 1 else [0.0]
+    for k, prior in enumerate(priors):
+        da = idata_by_prior[prior].posterior["slope_points"]
+        colour = PRIOR_COLOURS[k % len(PRIOR_COLOURS)]
+        for j, (a, t) in enumerate(cells):
+            draws = da.sel(alliance_time=a, followup=t).values.ravel()
+            lo, hi = az.hdi(draws, hdi_prob=HDI_PROB)
+            med = np.median(draws)
+            ax.errorbar(med, y[j] + offsets[k], xerr=[[med - lo], [hi - med]], fmt="o", ms=4, color=colour,
+                        elinewidth=1.5, label=f"{prior}: median, 94% HDI" if j == 0 else None)  # fmt: skip
+    for x, style in [(0, ":"), (-mcid, "--"), (-mcid / 2, "-.")]:
+        ax.axvline(x, color="0.45", lw=0.9, ls=style)
+    ax.text(-mcid, len(cells) - 0.35, "−MCID", ha="center", fontsize=8, color="0.3")
+    ax.text(-mcid / 2, len(cells) - 0.35, "−MCID/2", ha="center", fontsize=8, color="0.3")
+    ax.set_yticks(y, [f"alliance @ {a} → outcome @ {t}" for a, t in cells], fontsize=8)
+    ax.set_ylim(-0.8, len(cells) - 0.1)
+    ax.set_xlabel("outcome points per SD of alliance (adjusted for baseline and the other alliance timepoints)")
+    ax.set_title(_wrap(title, 90), fontsize=11)
+    # legend in a band of fixed height (inches) under the axes, whatever the number of cells
+    height = fig.get_size_inches()[1]
+    fig.legend(loc="lower center", ncol=2, fontsize=8, frameon=False)
+    fig.tight_layout(rect=(0, 0.55 / height, 1, 1))
+    return fig
+
+
+def alliance_trajectory(idata: az.InferenceData, title: str) -> plt.Figure:
+    """Posterior of the change in alliance from the first alliance timepoint, in SD units (d)."""
+    da = idata.posterior["alliance_change_d"]
+    levels = [str(v) for v in da["alliance_time"].values]
+    fig, ax = plt.subplots(figsize=(6.5, 2.2 + 0.35 * len(levels)))
+    for j, level in enumerate(levels):
+        draws = da.sel(alliance_time=level).values.ravel()
+        lo, hi = az.hdi(draws, hdi_prob=HDI_PROB)
+        med = np.median(draws)
+        ax.errorbar(med, j, xerr=[[med - lo], [hi - med]], fmt="o", color=PRIOR_COLOURS[0], elinewidth=2)
+    ax.axvline(0, color="0.4", lw=0.8, ls=":")
+    ax.set_yticks(range(len(levels)), levels)
+    ax.invert_yaxis()
+    ax.set_xlabel(f"change in alliance since {levels[0]} (SD units, median and 94% HDI)")
+    ax.set_title(_wrap(title, 70), fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def followup_ppc(observed: dict[str, float], predicted: dict[str, np.ndarray], title: str) -> plt.Figure:
+    """Observed mean outcome at each follow-up against its posterior predictive distribution."""
+    labels = list(observed)
+    fig, ax = plt.subplots(figsize=(6.5, 2.2 + 0.45 * len(labels)))
+    for j, label in enumerate(labels):
+        draws = predicted[label]
+        ax.violinplot(draws, positions=[j], vert=False, widths=0.7, showextrema=False)
+        lo, hi = np.quantile(draws, [0.025, 0.975])
+        ax.plot([lo, hi], [j, j], color="0.3", lw=1)
+        ax.plot(observed[label], j, marker="D", color="black", ms=7)
+    ax.set_yticks(range(len(labels)), labels)
+    ax.invert_yaxis()
+    ax.set_xlabel("mean outcome (points): predictive distribution and 95% interval; observed ◆")
+    ax.set_title(_wrap(title, 70), fontsize=10)
+    fig.tight_layout()
+    return fig

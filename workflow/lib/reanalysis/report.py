@@ -10,6 +10,7 @@ import jinja2
 import numpy as np
 import pandas as pd
 import yaml
+from scipy import stats
 
 from models.priors import to_z_prior
 from reanalysis.provenance import git_state, package_versions, sha256
@@ -103,6 +104,19 @@ def contrast_table(contrasts: pd.DataFrame, model: str = "published") -> pd.Data
     return wide.loc[list(dict.fromkeys(sel["contrast"])), list(dict.fromkeys(sel["prior_set"]))].reset_index()
 
 
+def ppc_table(ppc: pd.DataFrame, prior: str) -> tuple[pd.DataFrame, list[str]]:
+    """The main model's PPC under one prior set, and the ids of rows outside their 95% predictive interval."""
+    sel = ppc[(ppc["model"] == "published") & (ppc["prior_set"] == prior)]
+    table = pd.DataFrame({
+        "row": sel["row_id"], "statistic": sel["statistic"], "reported": sel["observed"],
+        "predicted r: median [95%]": [f"{m:.2f} [{lo:.2f}, {hi:.2f}]" for m, lo, hi in
+                                      zip(sel["pred_median"], sel["pred_low"], sel["pred_high"], strict=True)],
+        "P(reported event) or P(r ≤ reported)": sel["p_observed_event"].round(3),
+        "outside 95%": sel["outside_95"].map({True: "YES", False: ""}),
+    })  # fmt: skip
+    return table, sel.loc[sel["outside_95"].astype(bool), "row_id"].tolist()
+
+
 def threshold_pivot(probs: pd.DataFrame, model: str, parameter: str) -> pd.DataFrame:
     """prior set x threshold table of P, each cell 'p (mcse)'."""
     sel = probs[(probs["model"] == model) & (probs["parameter"] == parameter)].copy()
@@ -134,6 +148,75 @@ def n_sensitivity(summary: pd.DataFrame, prior: str, n_main: str, n_alt: str) ->
     return out
 
 
+def _ppc_context(ppc: pd.DataFrame, prior: str) -> dict:
+    table, outside = ppc_table(ppc, prior)
+    return {"prior": prior, "table": html_table(table), "outside": outside, "n": len(table)}
+
+
+def _by_name(paths, part: str) -> str:
+    return next(str(p) for p in paths if part in str(p))
+
+
+def _ols_ci(f: pd.Series) -> str:
+    if not np.isfinite(f["slope_points"]):
+        return "too few complete cases"
+    half = stats.t.ppf(0.975, f["df"]) * f["se"]
+    return f"{f['slope_points']:.1f} [{f['slope_points'] - half:.1f}, {f['slope_points'] + half:.1f}]"
+
+
+def slope_comparison(freq: pd.DataFrame, summary: pd.DataFrame, model: str, prior: str) -> pd.DataFrame:
+    """Published-style per-timepoint OLS beside the joint model's slope, per alliance timepoint x follow-up."""
+    bayes = summary[(summary["model"] == model) & (summary["prior_set"] == prior)].set_index("parameter")
+    rows = []
+    for _, f in freq.iterrows():
+        b = bayes.loc[f"slope_points[{f['alliance_time']},{f['followup']}]"]
+        rows.append({
+            "alliance → follow-up": f"{f['alliance_time']} → {f['followup']}",
+            "n (complete)": int(f["n"]),
+            "r": f"{f['r']:.2f}",
+            "OLS slope / SD [95% CI]": _ols_ci(f),
+            "partial r²": f"{f['partial_r2']:.2f}",
+            "p": f"{f['p']:.3g}",
+            "p (Holm)": f"{f['p_holm']:.3g}",
+            "Bayes slope / SD [94% HDI]": f"{b['median']:.1f} [{b['hdi_low']:.1f}, {b['hdi_high']:.1f}]",
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def participant_context(inputs, config: dict, summary: pd.DataFrame, probs: pd.DataFrame) -> list[dict]:
+    reference = next(iter(config["priors"]))
+    out = []
+    for name, spec in config["cohorts"].items():
+        synthetic = spec["file"] == "synthetic"
+        missingness = pd.read_csv(_by_name(inputs.missingness, f"/{name}/"))
+        freq = pd.read_csv(_by_name(inputs.frequentist, f"/{name}.csv"))
+        sections = []
+        for outcome, o in spec["outcomes"].items():
+            model = f"{name}_outcome_{outcome}"
+            mean_probs = probs[(probs["model"] == model) & (probs["parameter"] == "slope_mean_points")]
+            sections.append({
+                "outcome": outcome, "model": model, "mcid": o["mcid"], "mcid_source": o["mcid_source"],
+                "reference_prior": reference,
+                "slopes": inline_png(_by_name(inputs.participant_figures, f"/{model}/slopes.png")),
+                "ppc": inline_png(_by_name(inputs.participant_figures, f"/{model}/ppc.png")),
+                "thresholds": html_table(threshold_pivot(mean_probs, model, "slope_mean_points")),
+                "comparison": html_table(slope_comparison(freq[freq["outcome"] == outcome], summary, model, reference)),
+            })  # fmt: skip
+        seed_text = f"seed {config['seed']}"
+        out.append({
+            "name": name, "label": spec["label"], "synthetic": synthetic,
+            "source": f"Calibrated synthetic cohort ({seed_text})" if synthetic else f"Data: {spec['file']}",
+            "n_participants": int(missingness["n_expected"].max()),
+            "alliance_timepoints": spec["alliance_timepoints"], "outcomes": list(spec["outcomes"]),
+            "followups": spec["followups"], "baseline": spec["baseline_timepoint"],
+            "n_log": len(pd.read_csv(_by_name(inputs.participant_cleaning, f"/{name}/"))),
+            "missingness": html_table(missingness),
+            "trajectory": inline_png(_by_name(inputs.participant_figures, f"/{name}_alliance/trajectory.png")),
+            "outcome_sections": sections,
+        })  # fmt: skip
+    return out
+
+
 def build_context(inputs, config: dict, repo_dir: str | Path) -> dict:
     """Everything the template shows, read from the declared input files."""
     grouping = config["published"]["grouping"]
@@ -146,6 +229,7 @@ def build_context(inputs, config: dict, repo_dir: str | Path) -> dict:
     n_alt = {"reported": "implied", "implied": "reported"}[n_main]
     obs = pd.read_csv([p for p in inputs.observations if f".{n_main}." in Path(p).name][0])
     headline = summary[(summary["model"] == "published") & (summary["parameter"] == "rho_pooled")]
+    # participant cohorts' sizes are not in the published table; every raw input is hashed below
     group_rho = summary[(summary["model"] == "published") & summary["parameter"].str.match(r"rho_(?!row|cell|pooled)")]
     failed = diag[~diag["passed"].astype(bool)]
     return {
@@ -187,13 +271,16 @@ def build_context(inputs, config: dict, repo_dir: str | Path) -> dict:
         ],
         "thresholds": config["thresholds"],
         "contrasts": html_table(contrast_table(pd.read_csv(inputs.contrasts))),
+        "ppc": _ppc_context(pd.read_csv(inputs.ppc), next(iter(config["priors"]))),
         "diagnostics": diag,
         "forest": inline_png(inputs.forest),
+        "cohorts": participant_context(inputs, config, summary, probs),
+        "participant_residual": config["participant_residual"],
         "densities": inline_png(inputs.densities),
         "provenance": {
             "git": git_state(repo_dir),
             "packages": package_versions(),
-            "inputs": {str(p): sha256(p) for p in inputs.raw},
+            "inputs": {str(p): sha256(p) for p in [*inputs.raw, *inputs.participant_raw]},
             "seed": config["seed"],
             "sampler": config["sampler"],
             "config": yaml.safe_dump(config, sort_keys=False, allow_unicode=True),

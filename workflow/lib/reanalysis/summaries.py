@@ -1,4 +1,8 @@
-"""Posterior summaries and threshold probabilities of the correlations the report shows."""
+"""Posterior summaries and threshold probabilities of the quantities the report shows.
+
+Track A reports correlations (rho_*); Track B reports alliance slopes in outcome points per SD of alliance
+(slope_*) and the alliance trajectory (alliance_change*). Which set a fit has is read from its posterior.
+"""
 
 from __future__ import annotations
 
@@ -14,9 +18,16 @@ SUMMARY_COLUMNS = [
 THRESHOLD_COLUMNS = ["model", "prior_set", "parameter", "labels", "threshold", "kind", "value", "probability", "mcse"]
 
 
+PARTICIPANT_VARIABLES = [
+    "slope_mean_points", "slope_points", "slope_std", "slope_mcid", "alliance_change", "alliance_change_d",
+]  # fmt: skip
+
+
 def reported_variables(idata: az.InferenceData) -> list[str]:
-    """Correlations (pooled, by group level, by row) and heterogeneity scales, in report order."""
+    """Track A: correlations (pooled, by level, by row) and scales; Track B: slopes and alliance change."""
     names = list(idata.posterior.data_vars)
+    if "rho_pooled" not in names:
+        return [v for v in PARTICIPANT_VARIABLES if v in names]
     rho = ["rho_pooled"] + sorted(
         n for n in names if n.startswith("rho_") and n not in ("rho_pooled", "rho_cell", "rho_row")
     )
@@ -30,9 +41,10 @@ def _scalars(idata: az.InferenceData, var: str):
     if not dims:
         yield var, "", da.values
         return
-    (dim,) = dims  # every reported variable has at most one dim
-    for level in da[dim].values:
-        yield f"{var}[{level}]", f"{dim}={level}", da.sel({dim: level}).values
+    for index in np.ndindex(*(da.sizes[d] for d in dims)):
+        levels = [str(da[d].values[i]) for d, i in zip(dims, index, strict=True)]
+        labels = ", ".join(f"{d}={lv}" for d, lv in zip(dims, levels, strict=True))
+        yield f"{var}[{','.join(levels)}]", labels, da.isel(dict(zip(dims, index, strict=True))).values
 
 
 def posterior_summary(
@@ -64,13 +76,25 @@ def exceeds(draws: np.ndarray, kind: str, value: float) -> np.ndarray:
     raise ValueError(f"threshold kind {kind!r}; expected below, above or abs_above")
 
 
+def participant_threshold_probabilities(
+    idata: az.InferenceData, thresholds: list[dict], mcid: float, model: str, prior_set: str
+) -> pd.DataFrame:
+    """P(slope < fraction x MCID) per SD of alliance, for the mean slope and every slope_points cell."""
+    points = [{"label": t["label"], "kind": "below", "value": t["mcid_fraction"] * mcid} for t in thresholds]
+    return _probabilities(idata, ["slope_mean_points", "slope_points"], points, model, prior_set)
+
+
 def threshold_probabilities(
     idata: az.InferenceData, thresholds: list[dict], model: str, prior_set: str
 ) -> pd.DataFrame:
     """P(threshold) for the pooled rho and every group level's rho, with its Monte Carlo SE."""
-    rows = []
     variables = [v for v in reported_variables(idata) if v.startswith("rho_") and v not in ("rho_cell", "rho_row")]
-    for var in variables:
+    return _probabilities(idata, variables, thresholds, model, prior_set)
+
+
+def _probabilities(idata, variables, thresholds, model, prior_set) -> pd.DataFrame:
+    rows = []
+    for var in [v for v in variables if v in idata.posterior]:
         for parameter, labels, draws in _scalars(idata, var):
             for t in thresholds:
                 hit = exceeds(draws, t["kind"], t["value"]).astype(float)
