@@ -204,3 +204,14 @@ def test_exactly_constant_quantity_is_excluded_and_counted():
     )
     row = check(bad, Gate(), "m", "p")
     assert not row["passed"] and row["n_constant"] == 0 and "theta" in row["failures"]
+
+
+def test_participant_ids_never_appear_in_parameter_labels():
+    rng = np.random.default_rng(4)
+    idata = az.from_dict(
+        posterior={"v_z": rng.normal(size=(4, 500, 3))},
+        coords={"participant": ["P07", "P13", "P21"]},
+        dims={"v_z": ["participant"]},
+        sample_stats={"diverging": np.zeros((4, 500), bool), "energy": rng.normal(size=(4, 500))},
+    )
+    assert list(per_parameter(idata)["parameter"]) == ["v_z[#1]", "v_z[#2]", "v_z[#3]"]

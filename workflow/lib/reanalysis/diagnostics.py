@@ -38,6 +38,17 @@ class Gate:
         return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg})
 
 
+# dims whose labels carry participant ids: shown by position, so no id reaches a table or the report
+PARTICIPANT_DIMS = ("participant", "alliance_obs", "alliance_missing", "baseline_missing", "y_obs")
+
+
+def _public(post, coords: dict) -> dict:
+    return {
+        d: f"#{int(np.flatnonzero(post[d].values == v)[0]) + 1}" if d in PARTICIPANT_DIMS else v
+        for d, v in coords.items()
+    }
+
+
 def _label(name: str, coords: dict) -> str:
     return name + ("[" + ",".join(str(v) for v in coords.values()) + "]" if coords else "")
 
@@ -56,7 +67,7 @@ def per_parameter(idata: az.InferenceData) -> pd.DataFrame:
             draws = post[name].sel(sel).values
             constant = bool(np.all(draws == draws.flat[0]))
             rows.append({
-                "parameter": _label(name, coords), "constant": constant,
+                "parameter": _label(name, _public(post, coords)), "constant": constant,
                 **{k: float(v.sel(sel)) for k, v in da.items()},
             })  # fmt: skip
     return pd.DataFrame(rows)
