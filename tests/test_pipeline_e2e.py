@@ -40,8 +40,10 @@ def hand_made_cohort(path: Path) -> Path:
     rows = []
     for i in range(14):
         pid, alliance = f"U{i + 1:02d}", rng.normal(5, 0.8)
-        rows += [(pid, "early", "WAI", round(min(max(alliance, 1), 7), 2)),
-                 (pid, "late", "WAI", "" if i == 3 else round(min(max(alliance + 0.4 + rng.normal(0, 0.4), 1), 7), 2))]  # noqa: E501 fmt: skip
+        rows += [
+            (pid, "early", "WAI", round(min(max(alliance, 1), 7), 2)),
+            (pid, "late", "WAI", "" if i == 3 else round(min(max(alliance + 0.4 + rng.normal(0, 0.4), 1), 7), 2)),
+        ]  # noqa: E501 fmt: skip
         base = rng.normal(17, 3)
         rows.append((pid, "baseline", "PHQ-9", round(min(max(base, 0), 27))))
         for t, shift in (("fu1", -8), ("fu2", -9)):
