@@ -11,9 +11,10 @@ import re
 import numpy as np
 import pytest
 from conftest import PUBLISHED_CSV
+from scipy import stats
+
 from reanalysis.audit import AUDIT_COLUMNS, audit_row, audit_table, parse_p
 from reanalysis.published_table import read_published
-from scipy import stats
 
 
 def p_beta(r: float, n: int, k: int = 0) -> float:

@@ -10,7 +10,6 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import PUBLISHED_CSV, PUBLISHED_DIR, ROOT
-from reanalysis.participant_table import validate_participant_frame
 
 from models.cohorts import (
     COHORT_PARAMETERS,
@@ -23,6 +22,7 @@ from models.cohorts import (
     simulate_cohort,
     to_wide,
 )
+from reanalysis.participant_table import validate_participant_frame
 
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 SPECS = CONFIG["cohorts"]

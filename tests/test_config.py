@@ -7,6 +7,7 @@ import re
 import pytest
 import yaml
 from conftest import ROOT
+
 from reanalysis.config import validate_config
 from reanalysis.errors import InputError
 

@@ -7,6 +7,7 @@ import re
 
 import pytest
 from conftest import PUBLISHED_DIR, ROOT
+
 from reanalysis.provenance import sha256
 
 README = ROOT / "data" / "README.md"

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import yaml
 from conftest import ROOT
+
 from reanalysis.diagnostics import DIAGNOSTIC_COLUMNS, Gate, GateFailure, check, enforce, per_parameter
 
 CHAINS, DRAWS = 4, 1000

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 import pytest
 from numpy.testing import assert_allclose
-from reanalysis.published_table import count_covariates, read_published
 from scipy import stats
 
 from models.evidence import COLUMNS, R_MAX, EvidenceSettings, build_observations
+from reanalysis.published_table import count_covariates, read_published
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "raw" / "published" / "alliance_outcome_published.csv"
 

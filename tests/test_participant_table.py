@@ -8,6 +8,8 @@ import pandas as pd
 import pytest
 import yaml
 from conftest import ROOT
+
+from models.cohorts import simulate_cohort
 from reanalysis.errors import InputError
 from reanalysis.participant_table import (
     LOG_COLUMNS,
@@ -15,8 +17,6 @@ from reanalysis.participant_table import (
     read_participants,
     validate_participant_frame,
 )
-
-from models.cohorts import simulate_cohort
 
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 SPECS = CONFIG["cohorts"]

@@ -16,12 +16,12 @@ import pytest
 import yaml
 from numpy.testing import assert_allclose
 from pytensor.compile.sharedvalue import SharedVariable
-from reanalysis.published_table import read_published
 from scipy import special, stats
 
 from models.evidence import EvidenceSettings, build_observations
 from models.priors import to_z_prior
 from models.published import PHASE_ORDER, PublishedData, build_published_model, prior_data
+from reanalysis.published_table import read_published
 
 ROOT = Path(__file__).resolve().parents[1]
 CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())

@@ -6,6 +6,7 @@ import re
 import pandas as pd
 import pytest
 from conftest import PUBLISHED_CSV, read_rows
+
 from reanalysis.errors import InputError
 from reanalysis.published_table import count_covariates, read_published
 

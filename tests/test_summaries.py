@@ -8,6 +8,7 @@ rho_row, mu, sigma_<group>): reported_variables lists rho_pooled, rho_cell, rho_
 import arviz as az
 import numpy as np
 import pytest
+
 from reanalysis.summaries import (
     CONTRAST_COLUMNS,
     HDI_PROB,

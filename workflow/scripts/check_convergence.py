@@ -2,6 +2,7 @@
 
 import arviz as az
 import pandas as pd
+
 from reanalysis.diagnostics import DIAGNOSTIC_COLUMNS, Gate, check, enforce
 from reanalysis.scripting import log_to, write_table
 

@@ -2,13 +2,12 @@
 
 import json
 
-from reanalysis.provenance import package_versions, sha256
-from reanalysis.published_table import read_observations
-from reanalysis.scripting import log_to
-
 from models.priors import to_z_prior
 from models.published import PublishedData, build_published_model
 from models.sampling import SamplerSettings, fit
+from reanalysis.provenance import package_versions, sha256
+from reanalysis.published_table import read_observations
+from reanalysis.scripting import log_to
 
 
 def main(obs_path, prior_set, prior_name, model_name, grouping, likelihood, sampler, seed, threads, out, log) -> None:

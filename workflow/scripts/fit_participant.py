@@ -4,12 +4,12 @@ import json
 
 import numpy as np
 import xarray as xr
-from reanalysis.participant_io import read_clean_participants
-from reanalysis.provenance import package_versions, sha256
-from reanalysis.scripting import log_to
 
 from models.participant import CohortData, build_alliance_model, build_outcome_model, to_participant_prior
 from models.sampling import SamplerSettings, fit
+from reanalysis.participant_io import read_clean_participants
+from reanalysis.provenance import package_versions, sha256
+from reanalysis.scripting import log_to
 
 # The alliance model's priors do not come from the prior sets; this placeholder only satisfies the builder.
 NEUTRAL_PRIOR = {"rho": {"lower95": -0.8, "upper95": 0.8}, "heterogeneity": {}}

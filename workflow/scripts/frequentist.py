@@ -1,10 +1,10 @@
 """The published-style analysis of one cohort: per-timepoint correlation and OLS with baseline, p adjusted."""
 
 import pandas as pd
-from reanalysis.participant_io import read_clean_participants
-from reanalysis.scripting import log_to, write_table
 
 from models.frequentist import per_timepoint
+from reanalysis.participant_io import read_clean_participants
+from reanalysis.scripting import log_to, write_table
 
 
 def main(clean_path: str, spec: dict, out: str, log) -> None:

@@ -1,10 +1,10 @@
 """Turn every cleaned row into an observation of the sample r, under one choice of n."""
 
 import pandas as pd
-from reanalysis.published_table import read_clean
-from reanalysis.scripting import log_to, write_table
 
 from models.evidence import EvidenceSettings, build_observations
+from reanalysis.published_table import read_clean
+from reanalysis.scripting import log_to, write_table
 
 
 def main(clean_path: str, audit_path: str, n_source: str, settings: dict, out: str, dropped_out: str, log) -> None:

@@ -1,6 +1,7 @@
 """Figure of one cohort's alliance trajectory model. Synthetic cohorts are stamped SYNTHETIC."""
 
 import arviz as az
+
 from reanalysis.plots import alliance_trajectory, mark_synthetic, save
 from reanalysis.scripting import log_to
 

@@ -1,6 +1,7 @@
 """Prior and posterior densities of the pooled rho, and rho by alliance phase, per prior set."""
 
 import arviz as az
+
 from reanalysis.plots import densities, save
 from reanalysis.scripting import log_to
 

@@ -1,6 +1,7 @@
 """Forest plot of rho for every published row under every prior set."""
 
 import arviz as az
+
 from reanalysis.plots import forest, save
 from reanalysis.published_table import read_observations
 from reanalysis.scripting import log_to

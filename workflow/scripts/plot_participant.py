@@ -3,6 +3,7 @@ predictive check of the follow-up means (reference prior). Synthetic cohorts are
 
 import arviz as az
 import numpy as np
+
 from reanalysis.plots import followup_ppc, mark_synthetic, save, slope_forest
 from reanalysis.scripting import log_to
 

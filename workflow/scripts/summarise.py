@@ -2,6 +2,8 @@
 
 import arviz as az
 import pandas as pd
+
+from models.predictive import PPC_COLUMNS, published_ppc
 from reanalysis.published_table import read_observations
 from reanalysis.scripting import log_to, write_table
 from reanalysis.summaries import (
@@ -12,8 +14,6 @@ from reanalysis.summaries import (
     posterior_summary,
     threshold_probabilities,
 )
-
-from models.predictive import PPC_COLUMNS, published_ppc
 
 
 def main(idata_paths, diagnostics_paths, obs_paths, thresholds, participant_thresholds, seed, outputs, log) -> None:
