@@ -1,11 +1,9 @@
 """Fit one model under one prior set; store posterior, log-likelihood and prior draws with provenance."""
 
-import json
-
 from models.priors import to_z_prior
 from models.published import PublishedData, build_published_model
 from models.sampling import SamplerSettings, fit
-from reanalysis.provenance import package_versions, sha256
+from reanalysis.provenance import fit_attrs
 from reanalysis.published_table import read_observations
 from reanalysis.scripting import log_to
 
@@ -18,17 +16,8 @@ def main(obs_path, prior_set, prior_name, model_name, grouping, likelihood, samp
     settings = SamplerSettings.from_config(sampler, cores=threads)
     log.info("fitting %s under %s with %s", model_name, prior_name, settings)
     idata = fit(model, settings, seed)
-    idata.attrs.update(
-        track="published",
-        model=model_name,
-        prior_set=prior_name,
-        prior=json.dumps(prior_set),
-        likelihood=likelihood,
-        seed=seed,
-        sampler=json.dumps(sampler),
-        observations_sha256=sha256(obs_path),
-        packages=json.dumps(package_versions()),
-    )
+    idata.attrs.update(fit_attrs("published", model_name, prior_name, prior_set, seed, sampler, obs_path))
+    idata.attrs["likelihood"] = likelihood
     idata.to_netcdf(out)
     log.info("wrote %s", out)
 

@@ -1,14 +1,12 @@
 """Fit one Track B model (outcome model under one prior set, or the alliance trajectory model)."""
 
-import json
-
 import numpy as np
 import xarray as xr
 
 from models.participant import CohortData, build_alliance_model, build_outcome_model, to_participant_prior
 from models.sampling import SamplerSettings, fit
 from reanalysis.participant_io import read_clean_participants
-from reanalysis.provenance import package_versions, sha256
+from reanalysis.provenance import fit_attrs
 from reanalysis.scripting import log_to
 
 # The alliance model's priors do not come from the prior sets; this placeholder only satisfies the builder.
@@ -40,18 +38,8 @@ def main(clean_path, info, spec, prior_set, prior_name, model_name, residual, sa
     else:
         idata = fit(build_alliance_model(data, to_participant_prior(NEUTRAL_PRIOR)), settings, seed)
     log.info("fitted %s under %s with %s", model_name, prior_name, settings)
-    idata.attrs.update(
-        track="participant",
-        model=model_name,
-        prior_set=prior_name,
-        prior=json.dumps(prior_set),
-        cohort=info["cohort"],
-        synthetic=str(spec["file"] == "synthetic"),
-        seed=seed,
-        sampler=json.dumps(sampler),
-        data_sha256=sha256(clean_path),
-        packages=json.dumps(package_versions()),
-    )
+    idata.attrs.update(fit_attrs("participant", model_name, prior_name, prior_set, seed, sampler, clean_path))
+    idata.attrs.update(cohort=info["cohort"], synthetic=str(spec["file"] == "synthetic"))
     idata.to_netcdf(out)
     log.info("wrote %s", out)
 

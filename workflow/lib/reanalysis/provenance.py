@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import platform
 import subprocess
 from importlib import metadata
@@ -43,3 +44,17 @@ def git_state(directory: str | Path) -> dict[str, str]:
         return {"commit": "not a git checkout", "dirty": "unknown"}
     dirty = git("status", "--porcelain", "--untracked-files=no").stdout.strip()
     return {"commit": head.stdout.strip(), "dirty": "yes" if dirty else "no"}
+
+
+def fit_attrs(track: str, model: str, prior_name: str, prior_set: dict, seed: int, sampler: dict, data_path) -> dict:
+    """What every fitted InferenceData carries about how it was made (NetCDF attrs must be text or numbers)."""
+    return {
+        "track": track,
+        "model": model,
+        "prior_set": prior_name,
+        "prior": json.dumps(prior_set),
+        "seed": seed,
+        "sampler": json.dumps(sampler),
+        "data_sha256": sha256(data_path),
+        "packages": json.dumps(package_versions()),
+    }
