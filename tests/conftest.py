@@ -3,9 +3,14 @@
 import csv
 from pathlib import Path
 
+import numpy as np
 import pytest
+import yaml
+from scipy import stats
 
 ROOT = Path(__file__).resolve().parents[1]
+CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
+COHORT_SPECS = CONFIG["cohorts"]
 PUBLISHED_DIR = ROOT / "data" / "raw" / "published"
 PUBLISHED_CSV = PUBLISHED_DIR / "alliance_outcome_published.csv"
 
@@ -42,3 +47,15 @@ def write_published(tmp_path):
         return path
 
     return _write
+
+
+def scipy_log_normal_interval(a, b, mu, sd):
+    """log(Phi(zb) - Phi(za)) with scipy, taking the difference in log space in whichever tail it lies."""
+    za, zb = (a - mu) / sd, (b - mu) / sd
+    if zb <= 0:
+        lb = stats.norm.logcdf(zb)
+        return lb + np.log1p(-np.exp(stats.norm.logcdf(za) - lb))
+    if za >= 0:
+        la = stats.norm.logsf(za)
+        return la + np.log1p(-np.exp(stats.norm.logsf(zb) - la))
+    return np.log(stats.norm.cdf(zb) - stats.norm.cdf(za))

@@ -5,19 +5,17 @@ without a matrix inverse (two predictors), the t test of the partial correlation
 the alliance coefficient), hand-computed Bonferroni and Holm adjustments, and complete-case counts by hand.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
-import yaml
+from conftest import COHORT_SPECS
 from numpy.testing import assert_allclose
 from scipy import stats
 
 from models.frequentist import COLUMNS, bonferroni, holm, ols, per_timepoint
 from models.participant import simulate_from_model
 
-SPECS = yaml.safe_load((Path(__file__).resolve().parents[1] / "config.yaml").read_text())["cohorts"]
+SPECS = COHORT_SPECS
 PTSD, MDD = SPECS["ptsd"], SPECS["mdd"]
 
 

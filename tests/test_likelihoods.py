@@ -14,6 +14,7 @@ import pandas as pd
 import pytensor
 import pytensor.tensor as pt
 import pytest
+from conftest import scipy_log_normal_interval
 from numpy.testing import assert_allclose
 from scipy import integrate, special, stats
 
@@ -63,16 +64,7 @@ def finite_diff(fn, rows, z, h=1e-5):
 
 
 # ---------------------------------------------------------------- scipy references
-def ref_log_normal_interval(a, b, mu, sd):
-    """log(Phi(zb) - Phi(za)) with scipy, taking the difference in log space in whichever tail it lies."""
-    za, zb = (a - mu) / sd, (b - mu) / sd
-    if zb <= 0:
-        lb = stats.norm.logcdf(zb)
-        return lb + np.log1p(-np.exp(stats.norm.logcdf(za) - lb))
-    if za >= 0:
-        la = stats.norm.logsf(za)
-        return la + np.log1p(-np.exp(stats.norm.logsf(zb) - la))
-    return np.log(stats.norm.cdf(zb) - stats.norm.cdf(za))
+ref_log_normal_interval = scipy_log_normal_interval
 
 
 def quad_log_normal_interval(a, b, mu, sd):

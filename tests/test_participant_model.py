@@ -7,13 +7,11 @@ Jacobian), closed-form normal / half-normal log densities for changed prior hype
 squares on a large simulated cohort for the simulator.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
-import yaml
+from conftest import COHORT_SPECS, CONFIG
 from numpy.testing import assert_allclose
 from scipy import stats
 
@@ -31,9 +29,7 @@ from models.participant import (
     to_participant_prior,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
-SPECS = yaml.safe_load((ROOT / "config.yaml").read_text())["cohorts"]
+SPECS = COHORT_SPECS
 PTSD, MDD = SPECS["ptsd"], SPECS["mdd"]
 PRIOR = to_participant_prior(CONFIG["priors"]["reference"])
 # three missing alliance cells, one missing baseline, S004 without any follow-up, one more missing follow-up

@@ -15,13 +15,12 @@ distribution) and fitted; the known values are mapped onto each fitted cohort's 
 """
 
 import time
-from pathlib import Path
 
 import arviz as az
 import numpy as np
 import nutpie
 import pytest
-import yaml
+from conftest import COHORT_SPECS, CONFIG
 
 from models.participant import (
     CohortData,
@@ -35,9 +34,7 @@ from models.participant import (
     to_participant_prior,
 )
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
-SPECS = yaml.safe_load((ROOT / "config.yaml").read_text())["cohorts"]
+SPECS = COHORT_SPECS
 PRIOR = to_participant_prior(CONFIG["priors"]["reference"])
 HDI = 0.94
 

@@ -7,13 +7,11 @@ the log-transform Jacobian, Fisher-z likelihood of every row), finite difference
 interval, and closed-form normal / half-normal log densities for changed prior hyperparameters. No MCMC.
 """
 
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pymc as pm
 import pytest
-import yaml
+from conftest import CONFIG, ROOT, scipy_log_normal_interval
 from numpy.testing import assert_allclose
 from pytensor.compile.sharedvalue import SharedVariable
 from scipy import special, stats
@@ -23,8 +21,6 @@ from models.priors import to_z_prior
 from models.published import PHASE_ORDER, PublishedData, build_published_model, prior_data
 from reanalysis.published_table import read_published
 
-ROOT = Path(__file__).resolve().parents[1]
-CONFIG = yaml.safe_load((ROOT / "config.yaml").read_text())
 GROUPING = CONFIG["published"]["grouping"]
 REFERENCE = CONFIG["priors"]["reference"]
 
@@ -89,15 +85,7 @@ def random_point(model):
 
 
 # ---------------------------------------------------------------- independent joint log density
-def log_interval(a, b, mu, sd):
-    za, zb = (a - mu) / sd, (b - mu) / sd
-    if zb <= 0:
-        lb = stats.norm.logcdf(zb)
-        return lb + np.log1p(-np.exp(stats.norm.logcdf(za) - lb))
-    if za >= 0:
-        la = stats.norm.logsf(za)
-        return la + np.log1p(-np.exp(stats.norm.logsf(zb) - la))
-    return np.log(stats.norm.cdf(zb) - stats.norm.cdf(za))
+log_interval = scipy_log_normal_interval
 
 
 def scipy_joint_logp(point, obs, hyper):

@@ -41,12 +41,11 @@ def main(idata_paths, diagnostics_paths, obs_paths, thresholds, participant_thre
             probs = participant_threshold_probabilities(idata, participant_thresholds, mcid, model, prior)
             probabilities.append(probs.assign(track=track))
         log.info("summarised %s (%s)", path, track)
-    first = ["track"]
     write_table(_track_first(pd.concat(summaries, ignore_index=True)), outputs.posterior_summary)
     probs = (
         pd.concat(probabilities, ignore_index=True)
         if probabilities
-        else pd.DataFrame(columns=THRESHOLD_COLUMNS + first)
+        else pd.DataFrame(columns=THRESHOLD_COLUMNS + ["track"])
     )
     write_table(_track_first(probs), outputs.threshold_probabilities)
     diagnostics = pd.concat([pd.read_csv(p) for p in diagnostics_paths], ignore_index=True)

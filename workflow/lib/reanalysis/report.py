@@ -229,7 +229,6 @@ def build_context(inputs, config: dict, repo_dir: str | Path) -> dict:
     n_alt = {"reported": "implied", "implied": "reported"}[n_main]
     obs = pd.read_csv([p for p in inputs.observations if f".{n_main}." in Path(p).name][0])
     headline = summary[(summary["model"] == "published") & (summary["parameter"] == "rho_pooled")]
-    # participant cohorts' sizes are not in the published table; every raw input is hashed below
     group_rho = summary[(summary["model"] == "published") & summary["parameter"].str.match(r"rho_(?!row|cell|pooled)")]
     failed = diag[~diag["passed"].astype(bool)]
     return {
