@@ -317,8 +317,10 @@ def build_outcome_model(data: CohortData, prior: ParticipantPrior, residual: str
         sigma_x = pm.HalfNormal("sigma_x", hyper["prior_sigma_x"])
         v = sigma_v * pm.Normal("v_z", 0.0, 1.0, dims="participant")
         x_mean = theta_x[None, :] + v[:, None]
-        pm.Normal("x_observed", x_mean[x_obs], sigma_x, observed=x_data, dims="alliance_obs")
-        x = pt.set_subtensor(pt.zeros((n, n_a))[x_obs], x_data)
+        # x is built from the observed RV, not from x_data: the log density is the same (PyMC substitutes the
+        # data), but forward draws (prior predictive, SBC) then make y from the simulated alliance.
+        x_observed = pm.Normal("x_observed", x_mean[x_obs], sigma_x, observed=x_data, dims="alliance_obs")
+        x = pt.set_subtensor(pt.zeros((n, n_a))[x_obs], x_observed)
         if x_mis[0].size:
             x_missing = pm.Normal("x_missing", x_mean[x_mis], sigma_x, dims="alliance_missing")
             x = pt.set_subtensor(x[x_mis], x_missing)

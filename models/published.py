@@ -72,14 +72,23 @@ def prior_data(prior: ZPrior) -> dict[str, float]:
     }
 
 
+OBSERVATION_ARRAYS = ("r_obs", "is_point", "r_lo1", "r_hi1", "r_lo2", "r_hi2", "has_second", "n_eff", "extra_sd")
+
+
+def observation_data(data: PublishedData) -> dict[str, np.ndarray]:
+    """Values of the observation ``pm.Data`` containers (flags as 0/1 floats, so one dtype for all)."""
+    return {f"obs_{name}": data.arrays[name].astype(float) for name in OBSERVATION_ARRAYS}
+
+
 def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = "fisher_z") -> pm.Model:
     """Pure factory: the Track A model for one observation set and one prior set."""
     if likelihood not in LIKELIHOODS:
         raise ValueError(f"likelihood={likelihood!r}; expected one of {LIKELIHOODS}")
     grouping = [g for g in data.coords if g != "row"]
-    a = data.arrays
     with pm.Model(coords=data.coords) as model:
         hyper = {name: pm.Data(name, value) for name, value in prior_data(prior).items()}
+        # Observations are pm.Data too: SBC replicates and the reported/implied-n fits reuse one compile.
+        a = {name: pm.Data(name, value) for name, value in observation_data(data).items()}
         mu = pm.Normal("mu", hyper["prior_mu_mean"], hyper["prior_mu_sd"])
         z = mu
         for g in grouping:
@@ -99,15 +108,15 @@ def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = 
             z_row,
             logp=lambda value, z_: observation_logp(
                 z_,
-                a["r_obs"],
-                a["is_point"],
-                a["r_lo1"],
-                a["r_hi1"],
-                a["r_lo2"],
-                a["r_hi2"],
-                a["has_second"],
-                a["n_eff"],
-                a["extra_sd"],
+                a["obs_r_obs"],
+                a["obs_is_point"] > 0.5,
+                a["obs_r_lo1"],
+                a["obs_r_hi1"],
+                a["obs_r_lo2"],
+                a["obs_r_hi2"],
+                a["obs_has_second"] > 0.5,
+                a["obs_n_eff"],
+                a["obs_extra_sd"],
                 likelihood,
             ),  # fmt: skip
             observed=np.zeros(len(data.coords["row"])),

@@ -33,7 +33,9 @@ def sample_posterior(model: pm.Model, s: SamplerSettings, seed: int) -> az.Infer
     if s.backend == "nutpie":
         import nutpie
 
-        compiled = nutpie.compile_pymc_model(model)
+        from models.compile import compile_nutpie
+
+        compiled = compile_nutpie(model)
         idata = nutpie.sample(
             compiled, draws=s.draws, tune=s.tune, chains=s.chains, cores=max(s.cores, 1), seed=seed,
             target_accept=s.target_accept, save_warmup=False, progress_bar=False,
@@ -46,8 +48,25 @@ def sample_posterior(model: pm.Model, s: SamplerSettings, seed: int) -> az.Infer
             )  # fmt: skip
     else:
         raise ValueError(f"sampler.backend={s.backend!r}; expected one of {BACKENDS}")
+    add_log_densities(idata, model)
+    return idata
+
+
+# Pointwise densities are compiled with numba so they hit the same on-disk cache as the sampler's graph
+# (the default C backend would rewrite and link a separate function in every process).
+_NUMBA = {"mode": "NUMBA"}
+
+
+def add_log_densities(idata: az.InferenceData, model: pm.Model) -> az.InferenceData:
+    """Pointwise log-likelihood (for LOO) and joint log prior per draw (for power-scaling sensitivity).
+
+    nutpie stores neither, PyMC's NUTS only the first; both are computed from the posterior draws so
+    LOO and the sensitivity check never depend on the choice of sampler.
+    """
     if "log_likelihood" not in idata.groups():
-        pm.compute_log_likelihood(idata, model=model, extend_inferencedata=True, progressbar=False)
+        pm.compute_log_likelihood(idata, model=model, progressbar=False, compile_kwargs=_NUMBA)
+    if "log_prior" not in idata.groups():
+        pm.compute_log_prior(idata, model=model, progressbar=False, compile_kwargs=_NUMBA)
     return idata
 
 
