@@ -30,8 +30,13 @@ from models.published import PublishedData
 # Parameters whose calibration is checked (reported quantities and the scales that drive pooling).
 MONITORED = {
     "published": [
-        "rho_pooled", "rho_alliance_phase", "sigma_study", "sigma_alliance_phase", "sigma_outcome_timepoint",
-        "sigma_outcome", "sigma_residual",
+        "rho_pooled",
+        "rho_alliance_phase",
+        "sigma_study",
+        "sigma_alliance_phase",
+        "sigma_outcome_timepoint",
+        "sigma_outcome",
+        "sigma_residual",
     ],  # fmt: skip
     "outcome": ["gamma_mean", "tau", "sigma", "slope_std"],
     "alliance": ["theta", "sigma_v", "sigma_x"],
@@ -156,7 +161,7 @@ def _flatten(name: str, values: np.ndarray, coords: dict, dims: tuple) -> dict[s
         return {name: values}
     out = {}
     for idx in np.ndindex(*shape):
-        label = ",".join(str(coords[d][i]) for d, i in zip(dims, idx))
+        label = ",".join(str(coords[d][i]) for d, i in zip(dims, idx, strict=True))
         out[f"{name}[{label}]"] = values[(..., *idx)]
     return out
 

@@ -39,8 +39,10 @@ def erfcx_scalar(x: float) -> float:
 
     Below 25 the direct product is accurate to about 1e-14 relative (libm's erfc keeps full relative
     precision until it underflows near 26.5); above, the asymptotic series to the x^-10 term is
-    accurate to 1e-13. Negative x overflows to inf exactly where the true value does.
+    accurate to 1e-13. Below -26.62 the true value exceeds the largest float64: inf.
     """
+    if x < -26.62:  # 2 exp(x^2) exceeds the largest float64
+        return math.inf
     if x < 25.0:
         return math.exp(x * x) * math.erfc(x)
     y = 1.0 / (x * x)

@@ -16,7 +16,9 @@ def get_sbc_chunks(wildcards):
 
 def get_sbc_data(wildcards):
     if wildcards.model == "published":
-        return f"results/data/published/observations.{config['published']['n_source']}.csv"
+        return (
+            f"results/data/published/observations.{config['published']['n_source']}.csv"
+        )
     return get_participant_clean(wildcards)
 
 

@@ -1,0 +1,126 @@
+"""Tests for models.calibration: data of the real shape for SBC, prior draws, and the rank runner.
+
+Known answers: the cells a row's report could name (hand-worked), simulated reports that must hold the
+true rho when n is huge (r -> rho), the outcome model's forward draws (y must follow the *simulated*
+alliance, with a slope fixed by a near-point prior), and ranks/intervals of a conjugate normal model.
+"""
+
+import dataclasses
+
+import numpy as np
+import pymc as pm
+import pytest
+from conftest import COHORT_SPECS, CONFIG, ROOT
+
+from models import calibration as cal
+from models.participant import CohortData, build_outcome_model, simulate_from_model, to_participant_prior
+from models.priors import to_z_prior
+from models.published import OBSERVATION_ARRAYS, PublishedData, build_published_model
+from reanalysis.published_table import read_observations
+
+R_MAX = cal.R_MAX
+OBS = ROOT / "results" / "data" / "published" / "observations.reported.csv"
+
+
+def row(lo1, hi1, lo2=0.0, hi2=0.0):
+    return {"r_lo1": lo1, "r_hi1": hi1, "r_lo2": lo2, "r_hi2": hi2, "has_second": float(hi2 > lo2)}
+
+
+@pytest.mark.parametrize(
+    "r, expected",
+    [(0.1, (-0.433, 0.433, 0, 0)), (-0.5, (-R_MAX, -0.433, 0, 0)), (0.7, (0.433, R_MAX, 0, 0))],
+)
+def test_not_significant_row_names_the_cell_of_the_simulated_r(r, expected):
+    mags, signed = cal.cut_points(row(-0.433, 0.433))
+    assert mags.tolist() == [0.433] and signed
+    assert cal.report_like(r, mags, signed) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize(
+    "r, expected",
+    [(0.55, (-0.6, -0.5, 0.5, 0.6)), (-0.7, (-R_MAX, -0.6, 0.6, R_MAX)), (0.1, (-0.5, 0.5, 0, 0))],
+)
+def test_two_sided_row_stays_two_sided(r, expected):
+    mags, signed = cal.cut_points(row(-0.6, -0.5, 0.5, 0.6))
+    assert mags.tolist() == [0.5, 0.6] and not signed
+    assert cal.report_like(r, mags, signed) == pytest.approx(expected)
+
+
+@pytest.fixture(scope="module")
+def track_a():
+    if not OBS.exists():
+        pytest.skip(f"{OBS} is made by the pipeline (rule observations); run `make run` first")
+    grouping = CONFIG["published"]["grouping"]
+    data = PublishedData.from_observations(read_observations(OBS), grouping)
+    return data, build_published_model(data, to_z_prior(CONFIG["priors"]["reference"], grouping), "fisher_z")
+
+
+@pytest.mark.parametrize("likelihood", ["fisher_z", "exact"])
+def test_simulated_reports_keep_each_rows_type_and_hold_rho_when_n_is_huge(track_a, likelihood):
+    data, _ = track_a
+    huge = dataclasses.replace(data, arrays={**data.arrays, "n_eff": np.full_like(data.arrays["n_eff"], 1e12)})
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        rho = rng.uniform(-0.9, 0.9, len(data.coords["row"]))
+        sim = cal.simulate_published(huge, rho, likelihood, rng)
+        point = data.arrays["is_point"]
+        assert np.array_equal(sim["obs_is_point"] > 0.5, point)  # same statistic types, row by row
+        np.testing.assert_allclose(sim["obs_r_obs"][point], np.round(rho[point], 2), atol=0.0051)
+        inside1 = (sim["obs_r_lo1"] <= rho) & (rho <= sim["obs_r_hi1"])
+        inside2 = (sim["obs_r_lo2"] <= rho) & (rho <= sim["obs_r_hi2"]) & (sim["obs_has_second"] > 0.5)
+        assert np.all((inside1 | inside2)[~point])
+        # a two-sided (sign unknown) real row never becomes one-sided unless its cell straddles zero
+        two_sided = data.arrays["has_second"]
+        assert np.all((sim["obs_has_second"][two_sided] > 0.5) | (sim["obs_r_lo1"][two_sided] < 0))
+
+
+def test_track_a_truths_and_datasets_line_up(track_a):
+    data, model = track_a
+    monitored = cal.monitored(model, "published")
+    assert "rho_pooled" in monitored and "sigma_residual" in monitored
+    truths, datasets = cal.track_a_datasets(model, data, "fisher_z", monitored, 5, seed=4)
+    assert len(datasets) == 5 and all(v.shape[0] == 5 for v in truths.values())
+    assert set(datasets[0]) == {f"obs_{k}" for k in OBSERVATION_ARRAYS} == set(model.named_vars) & set(datasets[0])
+    again, _ = cal.track_a_datasets(model, data, "fisher_z", monitored, 5, seed=4)
+    np.testing.assert_array_equal(truths["rho_pooled"], again["rho_pooled"])  # seeded
+
+
+def test_outcome_models_forward_draws_follow_the_simulated_alliance():
+    """With the slope pinned near -2 SD/SD and tiny noise, prior-predictive y must track the *simulated* x.
+
+    Before the fix the regression used the observed alliance container, so simulated y ignored simulated x
+    and every SBC of the outcome model was miscalibrated (50% intervals held the truth 10% of the time).
+    """
+    spec = COHORT_SPECS["ptsd"]
+    data = CohortData.from_long(simulate_from_model(spec, 22, seed=5), spec, "CAPS-5")
+    model = build_outcome_model(data, to_participant_prior(CONFIG["priors"]["reference"]))
+    with model:
+        pm.set_data({"prior_gamma_mean": -2.0, "prior_gamma_sd": 1e-3, "prior_tau": 1e-3, "prior_sigma": 1e-2,
+                     "prior_beta_sd": 1e-3, "prior_alpha_sd": 1e-3})  # fmt: skip
+    _, datasets = cal.generic_datasets(model, {"x_observed": "x_data", "y": "y_data"}, [], 30, seed=2)
+    n, n_a = data.alliance.shape
+    rows, cols = data.alliance_observed_cells
+    for d in datasets:
+        x = np.full((n, n_a), np.nan)
+        x[rows, cols] = d["x_data"]
+        who = data.followup_observed_cells[0]  # participant of each observed outcome
+        complete = ~np.isnan(x).any(axis=1)[who]  # imputed alliance cells are not in the data set
+        np.testing.assert_allclose(d["y_data"][complete], -2.0 * x.sum(axis=1)[who][complete], atol=0.1)
+
+
+def test_run_ranks_and_intervals_on_a_conjugate_model():
+    with pm.Model() as model:
+        y = pm.Data("y", np.zeros(50))
+        mu = pm.Normal("mu", 0.0, 1.0)
+        pm.Normal("obs", mu, 1.0, observed=y)
+    truths, datasets = cal.generic_datasets(model, {"obs": "y"}, ["mu"], 6, seed=9)
+    settings = cal.SBCSettings(chains=2, draws=300, tune=300, target_accept=0.9, thin_to=49)
+    ranks = cal.run(model, truths, datasets, settings, seed=1)
+    assert list(ranks.columns) == cal.RANK_COLUMNS
+    assert ranks["replicate"].tolist() == list(range(6))
+    np.testing.assert_array_equal(ranks["truth"], truths["mu"])
+    assert ranks["rank"].between(0, 49).all() and (ranks["n_ranks"] == 50).all()
+    # posterior sd is 1/sqrt(51): every truth lies within the posterior's bulk, far from rank 0 or 49
+    assert ranks["in90"].sum() >= 4
+    data_means = np.array([d["y"].mean() for d in datasets])
+    assert np.corrcoef(data_means, truths["mu"])[0, 1] > 0.9  # data really were simulated from each truth
