@@ -26,21 +26,8 @@ import pymc as pm
 from models.evidence import R_MAX
 from models.predictive import simulate_r
 from models.published import PublishedData
+from models.reported import reported
 
-# Parameters whose calibration is checked (reported quantities and the scales that drive pooling).
-MONITORED = {
-    "published": [
-        "rho_pooled",
-        "rho_alliance_phase",
-        "sigma_study",
-        "sigma_alliance_phase",
-        "sigma_outcome_timepoint",
-        "sigma_outcome",
-        "sigma_residual",
-    ],  # fmt: skip
-    "outcome": ["gamma_mean", "tau", "sigma", "slope_std"],
-    "alliance": ["theta", "sigma_v", "sigma_x"],
-}
 RANK_COLUMNS = ["replicate", "parameter", "truth", "rank", "n_ranks", "in50", "in90", "divergences"]
 
 
@@ -116,8 +103,8 @@ def simulate_published(
 
 
 def monitored(model: pm.Model, kind: str) -> list[str]:
-    """The kind's monitored parameters that this model has (grouping terms can be switched off in config)."""
-    return [name for name in MONITORED[kind] if name in model.named_vars]
+    """The parameters SBC checks: those the model reports (models.reported)."""
+    return reported(model.named_vars, kind)
 
 
 def prior_draws(model: pm.Model, var_names: list[str], n: int, seed: int) -> dict[str, np.ndarray]:

@@ -1,6 +1,7 @@
 """Fit one model under one prior set; store posterior, log-likelihood and prior draws with provenance."""
 
 from models.sampling import SamplerSettings, fit
+from models.sensitivity import prior_set_variables
 from reanalysis import builders
 from reanalysis.provenance import fit_attrs
 from reanalysis.scripting import log_to
@@ -13,6 +14,8 @@ def main(obs_path, prior_set, prior_name, model_name, grouping, likelihood, samp
     idata = fit(model, settings, seed)
     idata.attrs.update(fit_attrs("published", model_name, prior_name, prior_set, seed, sampler, obs_path))
     idata.attrs["likelihood"] = likelihood
+    # the priors a prior set controls: the ones power-scaling sensitivity perturbs
+    idata.attrs["prior_set_variables"] = ",".join(prior_set_variables(model))
     idata.to_netcdf(out)
     log.info("wrote %s", out)
 

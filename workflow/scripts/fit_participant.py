@@ -4,6 +4,7 @@ import numpy as np
 import xarray as xr
 
 from models.sampling import SamplerSettings, fit
+from models.sensitivity import prior_set_variables
 from reanalysis import builders
 from reanalysis.provenance import fit_attrs
 from reanalysis.scripting import log_to
@@ -34,6 +35,8 @@ def main(clean_path, info, spec, prior_set, prior_name, model_name, residual, sa
     log.info("fitted %s under %s with %s", model_name, prior_name, settings)
     idata.attrs.update(fit_attrs("participant", model_name, prior_name, prior_set, seed, sampler, clean_path))
     idata.attrs.update(cohort=info["cohort"], synthetic=str(spec["file"] == "synthetic"))
+    # the priors a prior set controls: the ones power-scaling sensitivity perturbs
+    idata.attrs["prior_set_variables"] = ",".join(prior_set_variables(built.model))
     idata.to_netcdf(out)
     log.info("wrote %s", out)
 
