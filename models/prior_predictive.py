@@ -145,3 +145,23 @@ def slope_prior_summary(
     columns = ["quantity", "level", "n_draws", "mcid", "range", "share_within_mcid", "share_within_range",
                "median_abs_mcid", *_quantile_columns(probs)]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
+
+
+def scale_prior_summary(
+    prior, lower: float, upper: float, var_names: tuple[str, ...] = ("theta",), probs: tuple[float, ...] = QUANTILES
+) -> pd.DataFrame:
+    """Implied prior of a raw-scale mean (e.g. the alliance trajectory's theta) against the instrument's range.
+
+    ``share_within_range`` = P(lower <= draw <= upper): a prior that puts mean ratings off the scale is too wide.
+    """
+    ds = _prior_group(prior)
+    rows = []
+    for name in [v for v in var_names if v in ds]:
+        for level, draws in _draws_by_level(ds[name], True):
+            rows.append({
+                "quantity": name, "level": level, "n_draws": draws.size, "lower": lower, "upper": upper,
+                "share_within_range": float(np.mean((draws >= lower) & (draws <= upper))),
+                **dict(zip(_quantile_columns(probs), np.quantile(draws, probs), strict=True)),
+            })  # fmt: skip
+    columns = ["quantity", "level", "n_draws", "lower", "upper", "share_within_range", *_quantile_columns(probs)]
+    return pd.DataFrame(rows, columns=columns)

@@ -65,3 +65,26 @@ rule sbc_chunk:
         seed=config["seed"],
     script:
         "../scripts/sbc_chunk.py"
+
+
+# Verdict per parameter. The ECDF band and the two coverage intervals are 99% here: with three checks per
+# parameter and up to ten parameters per model, 95% would flag a calibrated model somewhere most of the time.
+rule sbc_summary:
+    input:
+        chunks=get_sbc_chunks,
+    output:
+        summary="results/tables/sbc/{model}.csv",
+        ranks="results/sbc/{model}/ranks.csv",
+        figure="results/figures/{model}/sbc.png",
+    log:
+        "logs/sbc/{model}/summary.log",
+    wildcard_constraints:
+        model=one_of(SBC_MODELS),
+    conda:
+        "../../environment.yml"
+    params:
+        band_prob=0.99,
+        ci_prob=0.99,
+        synthetic=lambda w: w.model != "published" and is_synthetic(w),
+    script:
+        "../scripts/sbc_summary.py"
