@@ -7,6 +7,21 @@ from reanalysis.plots import save
 from reanalysis.scripting import log_to, write_table
 
 
+def prior_predictive_figure(fits, kind, scale, model, synthetic):
+    if kind == "published":
+        return workflow_plots.prior_predictive_rho(fits, title=f"Prior predictive: {model}")
+    if kind == "outcome":
+        mcid = float(scale["mcid"])
+        return workflow_plots.prior_predictive_scale(
+            fits, "slope_points", (-mcid, mcid), f"within one MCID ({mcid:g} points) per SD of alliance",
+            "slope: outcome points per SD of alliance", f"Prior predictive slopes: {model}", synthetic,
+        )  # fmt: skip
+    return workflow_plots.prior_predictive_scale(
+        fits, "theta", (scale["min"], scale["max"]), f"on the scale ({scale['min']:g} to {scale['max']:g})",
+        "mean alliance rating", f"Prior predictive mean alliance: {model}", synthetic,
+    )  # fmt: skip
+
+
 def main(fit_paths, variant_path, variant_name, kind, scale, synthetic, model, out, log):
     loaded = [az.from_netcdf(p) for p in fit_paths]
     fits = {idata.attrs["prior_set"]: idata for idata in loaded}
@@ -24,6 +39,7 @@ def main(fit_paths, variant_path, variant_name, kind, scale, synthetic, model, o
         write_table(fit_checks.no_variant(), out.compare)
     save(workflow_plots.sensitivity_chart(sens, title=f"Power-scaling sensitivity: {model}", synthetic=synthetic),
          out.sensitivity_figure)  # fmt: skip
+    save(prior_predictive_figure(fits, kind, scale, model, synthetic), out.prior_predictive_figure)
     by_fit = {p: pointwise[pointwise["prior_set"] == p] for p in fits}
     save(workflow_plots.pareto_k(by_fit, title=f"PSIS-LOO Pareto k: {model}", synthetic=synthetic), out.pareto_figure)
     log.info("wrote workflow checks of %s (%d fits)", model, len(fits))

@@ -104,7 +104,7 @@ def sbc_ecdf(
             bottom.set_ylabel("count", fontsize=8)
             top.legend(fontsize=7, frameon=False, loc="lower left")
     fig.suptitle(_wrap(title, 100), fontsize=11)
-    fig.subplots_adjust(top=1 - 0.75 / fig.get_size_inches()[1], bottom=0.07, left=0.08, right=0.98)
+    fig.subplots_adjust(top=1 - 1.1 / fig.get_size_inches()[1], bottom=0.07, left=0.08, right=0.98)
     return _finish(fig, synthetic)
 
 
@@ -151,6 +151,43 @@ def prior_predictive_rho(
     fig.legend(handles=handles, loc="lower center", ncol=len(handles), fontsize=8, frameon=False)
     fig.suptitle(f"{title}\nprior densities (each panel its own vertical scale)", fontsize=11)
     fig.tight_layout(rect=(0, 0.07, 1, 1))
+    return _finish(fig, synthetic)
+
+
+def prior_predictive_scale(
+    prior_by_set: dict,
+    var_name: str,
+    band: tuple[float, float],
+    band_label: str,
+    xlabel: str,
+    title: str,
+    synthetic: bool = False,
+) -> plt.Figure:
+    """Per prior set: histogram of a quantity's prior draws (levels pooled) with a reference band shaded.
+
+    Track B: the slope in outcome points per SD of alliance against +-1 MCID, or the mean alliance rating against
+    the instrument's range. The share of draws inside the band is printed in each panel.
+    """
+    names = list(prior_by_set)
+    draws = {n: (prior_by_set[n].prior if isinstance(prior_by_set[n], az.InferenceData) else prior_by_set[n])[
+        var_name].values.ravel() for n in names}  # fmt: skip
+    lo, hi = np.quantile(np.concatenate(list(draws.values())), [0.005, 0.995])
+    lo, hi = min(lo, band[0]), max(hi, band[1])
+    lo, hi = lo - 0.15 * (hi - lo), hi + 0.15 * (hi - lo)  # the band's edges stay visible; outer 0.5% piled at the ends
+    fig, axes = plt.subplots(1, len(names), figsize=(3.4 * len(names), 3.4), sharex=True, squeeze=False)
+    for k, name in enumerate(names):
+        ax, colour = axes[0, k], PRIOR_COLOURS[k % len(PRIOR_COLOURS)]
+        ax.axvspan(*band, color="0.9", zorder=0)
+        ax.hist(np.clip(draws[name], lo, hi), bins=60, range=(lo, hi), color=colour, alpha=0.8)
+        inside = np.mean((draws[name] >= band[0]) & (draws[name] <= band[1]))
+        ax.text(0.03, 0.97, f"{inside:.0%} inside", transform=ax.transAxes, va="top", fontsize=8)
+        ax.set_title(name, fontsize=10, color=colour)
+        ax.set_yticks([])
+        ax.set_xlabel(xlabel, fontsize=9)
+    fig.legend(handles=[plt.Rectangle((0, 0), 1, 1, color="0.88", label=band_label)], loc="lower center",
+               fontsize=8, frameon=False)  # fmt: skip
+    fig.suptitle(_wrap(title, 110), fontsize=11)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     return _finish(fig, synthetic)
 
 
