@@ -66,6 +66,7 @@ rule workflow_checks:
         compare="results/checks/{model}/workflow/loo_compare.csv",
         prior_predictive="results/checks/{model}/workflow/prior_predictive.csv",
         sensitivity_figure="results/figures/{model}/sensitivity.png",
+        prior_predictive_figure="results/figures/{model}/prior_predictive.png",
         pareto_figure="results/figures/{model}/pareto_k.png",
     log:
         "logs/checks/{model}/workflow.log",
