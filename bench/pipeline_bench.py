@@ -1,0 +1,181 @@
+"""Pipeline side of the benchmark: wall time and peak memory of what a user waits for.
+
+    python bench/pipeline_bench.py --out bench/results/pipeline.json [--cores 4]
+
+Runs in a throw-away copy of the committed tree (``git archive HEAD``) with the project's .venv, so the
+checkout's results/ and the user's compile cache are never touched. Measured, in this order:
+
+(a) ``snakemake --cores N`` from nothing with an empty PyTensor/numba compile cache (cold);
+(a') the same again after ``rm -rf results`` with the cache now warm;
+(b) after editing one prior set (sceptical rho interval) -- the rebuild a user waits for when trying a prior;
+(c) ``snakemake -n`` with nothing to do (median of 3);
+(d) one Track A fit in a fresh Python process: compile + first fit, then a refit under another prior set
+    through ``with_data`` (no recompile; median of 3), with the default sampler settings;
+(e) simulation-based calibration of the Track A model with ``sbc: full`` (200 replicates, chunked jobs).
+
+Peak RSS is the largest sum of resident memory over the whole process tree, polled every 0.1 s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parents[1]
+VENV_BIN = ROOT / ".venv" / "bin"
+
+
+def machine() -> dict:
+    cpu = ""
+    for line in Path("/proc/cpuinfo").read_text().splitlines():
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    return {
+        "cpus": os.cpu_count(),
+        "cpu": cpu,
+        "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def timed(cmd: list[str], cwd: Path, env: dict) -> dict:
+    """Run ``cmd``; wall seconds, peak RSS of its process tree (GiB), and the number of jobs Snakemake ran."""
+    peak = [0]
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    done = threading.Event()
+
+    def poll():
+        root = psutil.Process(proc.pid)
+        while not done.is_set():
+            try:
+                procs = [root, *root.children(recursive=True)]
+                peak[0] = max(peak[0], sum(p.memory_info().rss for p in procs if p.is_running()))
+            except psutil.Error:
+                pass
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=poll, daemon=True)
+    watcher.start()
+    out, _ = proc.communicate()
+    done.set()
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-4000:]}")
+    jobs = sum(1 for line in out.splitlines() if line.startswith("Finished jobid"))
+    return {"seconds": round(wall, 2), "peak_rss_gib": round(peak[0] / 2**30, 3), "jobs": jobs}
+
+
+def copy_tree(dest: Path) -> None:
+    """The committed tree (what a fresh clone has), plus the project's environment as a symlink."""
+    archive = subprocess.run(["git", "archive", "HEAD"], cwd=ROOT, check=True, capture_output=True).stdout
+    subprocess.run(["tar", "-x", "-C", str(dest)], input=archive, check=True)
+    (dest / ".venv").symlink_to(ROOT / ".venv")
+
+
+def edit_prior(config: Path) -> None:
+    text = config.read_text()
+    old = "rho: {lower95: -0.3, upper95: 0.3}"
+    if old not in text:
+        raise RuntimeError(f"{config}: expected the sceptical prior line {old!r} to edit")
+    config.write_text(text.replace(old, "rho: {lower95: -0.35, upper95: 0.3}", 1))
+
+
+FIT_SNIPPET = """
+import json, sys, time
+t0 = time.perf_counter()
+import nutpie, numpy as np, yaml
+from models.compile import compile_nutpie, with_data
+from models.priors import to_z_prior
+from models.published import prior_data
+from models.sampling import SamplerSettings
+from reanalysis import builders
+from reanalysis.config import validate_config
+cfg = validate_config(yaml.safe_load(open("config.yaml")))
+p = cfg["published"]
+t1 = time.perf_counter()
+built = builders.published("results/data/published/observations.reported.csv", p["grouping"],
+                           cfg["priors"]["reference"], p["likelihood"])
+s = SamplerSettings.from_config(cfg["sampler"], cores=2)
+kw = dict(draws=s.draws, tune=s.tune, chains=s.chains, cores=s.cores, target_accept=s.target_accept,
+          progress_bar=False)
+compiled = compile_nutpie(built.model)
+t2 = time.perf_counter()
+nutpie.sample(compiled, seed=1, **kw)
+t3 = time.perf_counter()
+refits = []
+for i, name in enumerate(["sceptical", "psychotherapy", "enthusiastic"]):
+    new = {k: np.asarray(v) for k, v in prior_data(to_z_prior(cfg["priors"][name], p["grouping"])).items()}
+    t = time.perf_counter()
+    idata = nutpie.sample(with_data(compiled, new), seed=2 + i, **kw)
+    refits.append(time.perf_counter() - t)
+draws = s.chains * s.draws
+print(json.dumps({"import_s": t1 - t0, "compile_s": t2 - t1, "first_fit_s": t3 - t2,
+                  "compile_plus_first_fit_s": t3 - t1, "process_total_s": t3 - t0,
+                  "refit_s": sorted(refits)[1], "refits_s": refits, "draws": draws}))
+"""
+
+
+def fit_times(cwd: Path, env: dict) -> dict:
+    out = subprocess.run([str(VENV_BIN / "python"), "-c", FIT_SNIPPET], cwd=cwd, env=env, check=True,
+                         capture_output=True, text=True).stdout  # fmt: skip
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main(out: Path, cores: int) -> dict:
+    results = {"machine": machine(), "cores": cores, "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    with tempfile.TemporaryDirectory(prefix="alliance-bench-") as tmp:
+        work, cache = Path(tmp) / "repo", Path(tmp) / "pytensor-cache"
+        work.mkdir()
+        copy_tree(work)
+        env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}"}
+        snake = [str(VENV_BIN / "snakemake"), "--cores", str(cores)]
+        print("(a) cold pipeline ...", flush=True)
+        results["a_cold"] = timed(snake, work, env)
+        print(results["a_cold"], "\n(a') warm cache, results removed ...", flush=True)
+        shutil.rmtree(work / "results")
+        results["a_warm"] = timed(snake, work, env)
+        print(results["a_warm"], "\n(b) after one prior edit ...", flush=True)
+        edit_prior(work / "config.yaml")
+        results["b_prior_edit"] = timed(snake, work, env)
+        print(results["b_prior_edit"], "\n(c) snakemake -n ...", flush=True)
+        dry = [timed([*snake, "-n"], work, env)["seconds"] for _ in range(3)]
+        results["c_dry_run"] = {"seconds": sorted(dry)[1], "runs": dry}
+        print(results["c_dry_run"], "\n(d) one Track A fit ...", flush=True)
+        results["d_fit_warm_cache"] = fit_times(work, env)
+        cold_env = {**env, "PYTENSOR_FLAGS": f"base_compiledir={Path(tmp) / 'pytensor-cold'}"}
+        results["d_fit_cold_cache"] = fit_times(work, cold_env)
+        print(results["d_fit_warm_cache"], results["d_fit_cold_cache"], "\n(e) SBC full, Track A ...", flush=True)
+        results["e_sbc_full_track_a"] = timed(
+            [*snake, "--config", "sbc=full", "--", "results/tables/sbc/published.csv"], work, env
+        )
+        print(results["e_sbc_full_track_a"], flush=True)
+        sbc = work / "results" / "tables" / "sbc" / "published.csv"
+        if sbc.exists():
+            results["e_sbc_full_track_a"]["summary_csv"] = sbc.read_text()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2))
+    return results
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "pipeline.json")
+    parser.add_argument("--cores", type=int, default=4)
+    args = parser.parse_args()
+    if not (VENV_BIN / "snakemake").exists():
+        sys.exit("run `make run` or `make test` first: the benchmark uses the project's .venv")
+    main(args.out, args.cores)

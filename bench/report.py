@@ -1,0 +1,115 @@
+"""Write bench/results.md from the JSON files of one bench run (pipeline, samplers, brms).
+
+    python bench/report.py   # after bench/run.sh; reads bench/results/*.json
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "results"
+
+
+def _load(name: str) -> dict | None:
+    path = RESULTS / name
+    return json.loads(path.read_text()) if path.exists() else None
+
+
+def _row(*cells) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _s(x: float) -> str:
+    return f"{x:.1f} s" if x >= 1 else f"{x:.2f} s"
+
+
+def pipeline_section(p: dict) -> list[str]:
+    d_warm, d_cold = p["d_fit_warm_cache"], p["d_fit_cold_cache"]
+    lines = [
+        "## What a user waits for (pipeline)",
+        "",
+        _row("measure", "target", "measured", "met"),
+        _row("---", "---", "---", "---"),
+    ]
+    checks = [
+        ("(a) default pipeline, empty compile cache", 120, p["a_cold"]["seconds"]),
+        ("(a') default pipeline again, warm compile cache", None, p["a_warm"]["seconds"]),
+        ("(b) rebuild after editing one prior set", 20, p["b_prior_edit"]["seconds"]),
+        ("(c) `snakemake -n`, nothing to do (median of 3)", 3, p["c_dry_run"]["seconds"]),
+        ("(d) Track A refit after compile (with_data, new prior set)", 0.5, d_warm["refit_s"]),
+        ("(d) Track A compile + first fit, warm cache", None, d_warm["compile_plus_first_fit_s"]),
+        ("(d) Track A compile + first fit, empty cache", None, d_cold["compile_plus_first_fit_s"]),
+    ]
+    if "e_sbc_full_track_a" in p:
+        checks.append(("(e) SBC of Track A, 200 replicates (sbc: full)", 180, p["e_sbc_full_track_a"]["seconds"]))
+    for label, target, value in checks:
+        met = "—" if target is None else ("yes" if value <= target else "**no**")
+        lines.append(_row(label, "—" if target is None else f"≤ {target:g} s", _s(value), met))
+    rss = max(p[k]["peak_rss_gib"] for k in ("a_cold", "a_warm", "b_prior_edit"))
+    lines += [
+        _row("peak RSS of the default run (process tree)", "< 4 GiB", f"{rss:.2f} GiB", "yes" if rss < 4 else "**no**"),
+        "",
+        f"Jobs run: cold {p['a_cold']['jobs']}, after the prior edit {p['b_prior_edit']['jobs']}. "
+        f"A refit draws {d_warm['draws']} posterior draws (config `sampler`).",
+        "",
+    ]
+    return lines
+
+
+def brms_section(p: dict | None, b: dict, s: dict | None) -> list[str]:
+    ta, tb = b["track_a"]["timings"], b["track_b"]["timings"]
+    lines = ["## Side by side with brms (same machine, same run)", ""]
+    lines += [_row("model / step", "brms", "this pipeline (nutpie)", "brms ÷ ours"), _row("---", "---", "---", "---")]
+    if p:
+        d = p["d_fit_warm_cache"]
+        ours = [
+            ("Track A: compile + first fit (warm cache)", ta["compile_fit_s"], d["compile_plus_first_fit_s"]),
+            ("Track A: compile + first fit (empty cache)", ta["compile_fit_s"],
+             p["d_fit_cold_cache"]["compile_plus_first_fit_s"]),
+            ("Track A: refit after a prior edit", ta["prior_edit_s"], d["refit_s"]),
+            ("Track A: data-only refit (brms) vs refit (ours)", ta["data_refit_s"], d["refit_s"]),
+        ]  # fmt: skip
+        for label, theirs, mine in ours:
+            lines.append(_row(label, _s(theirs), _s(mine), f"{theirs / mine:.1f}×"))
+    if s and "ptsd:outcome:CAPS-5|nutpie" in s:
+        cell = s["ptsd:outcome:CAPS-5|nutpie"]
+        for temp in ("warm", "cold"):
+            mine = cell[temp]["process_s"]
+            lines.append(_row(f"Track B outcome (PTSD): compile + fit, whole process, {temp} cache",
+                              _s(tb["compile_fit_s"]), _s(mine), f"{tb['compile_fit_s'] / mine:.1f}×"))  # fmt: skip
+    lines += ["", "brms re-compiles the Stan program on a prior edit (priors are compiled in); here priors are",
+              "`pm.Data`, so a prior edit is a refit of the already compiled model.", ""]  # fmt: skip
+    return lines
+
+
+def sampler_section(s: dict) -> list[str]:
+    lines = ["## Sampler choice: nutpie vs PyMC's NUTS (fresh process per cell, 2 cores)", ""]
+    lines += [_row("model", "sampler", "cache", "process", "min bulk ESS", "s to 400 ESS", "ESS/s sampling")]
+    lines.append(_row(*["---"] * 7))
+    for cell in s.values():
+        for temp in ("cold", "warm"):
+            r = cell[temp]
+            lines.append(_row(cell["model"], cell["backend"], temp, _s(r["process_s"]), f"{r['min_ess_bulk']:.0f}",
+                              _s(r["s_to_400_ess"]), f"{r['ess_per_s_sampling']:.0f}"))  # fmt: skip
+    return lines + [""]
+
+
+def main() -> str:
+    p, s, b = _load("pipeline.json"), _load("samplers.json"), _load("brms.json")
+    machine = (p or s or b or {}).get("machine", {})
+    lines = ["# Benchmark results", "", f"Machine: {json.dumps(machine)}", ""]
+    if p:
+        lines += [f"Run: {p['when']}, `snakemake --cores {p['cores']}`.", ""] + pipeline_section(p)
+    if b:
+        lines += brms_section(p, b, s)
+    if s:
+        lines += sampler_section(s)
+    text = "\n".join(lines)
+    (HERE / "results.md").write_text(text)
+    return text
+
+
+if __name__ == "__main__":
+    print(main())
