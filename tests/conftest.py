@@ -59,3 +59,39 @@ def scipy_log_normal_interval(a, b, mu, sd):
         la = stats.norm.logsf(za)
         return la + np.log1p(-np.exp(stats.norm.logsf(zb) - la))
     return np.log(stats.norm.cdf(zb) - stats.norm.cdf(za))
+
+
+# --- one tiny pipeline run shared by the audit tests (determinism, provenance, snakemake --report, browser) ---------
+
+
+def run_snakemake(workdir: Path, *args: str, cores: int = 2, timeout: int = 900):
+    """The real Snakefile on ``workdir/config.yaml``; returns the CompletedProcess (output captured)."""
+    import subprocess
+    import sys
+
+    snakemake = str(Path(sys.executable).parent / "snakemake")
+    cmd = [snakemake, "--snakefile", str(ROOT / "Snakefile"), "--directory", str(workdir),
+           "--configfile", str(workdir / "config.yaml"), "--cores", str(cores), *args]  # fmt: skip
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+
+
+def audit_config() -> dict:
+    """The end-to-end tests' tiny config cut to what is fastest: Track A only, one prior set, no n sensitivity fit
+    (one fit job, about a minute for the whole pipeline)."""
+    from test_pipeline_e2e import tiny_config
+
+    cfg = tiny_config()
+    cfg["priors"] = {"reference": cfg["priors"]["reference"]}
+    cfg["published"]["n_sensitivity_prior"] = ""
+    cfg["cohorts"] = {}
+    return cfg
+
+
+@pytest.fixture(scope="session")
+def audit_run(tmp_path_factory) -> Path:
+    """Working directory of one finished tiny run (``--cores 4``); tests that change it work on a copy."""
+    workdir = tmp_path_factory.mktemp("audit_run")
+    (workdir / "config.yaml").write_text(yaml.safe_dump(audit_config(), sort_keys=False))
+    result = run_snakemake(workdir, cores=4)
+    assert result.returncode == 0, f"tiny pipeline run failed in {workdir}:\n{result.stderr[-4000:]}"
+    return workdir

@@ -119,8 +119,9 @@ def test_report_has_every_section(tiny_run):
         assert f'id="{anchor}"' in html, anchor
     assert "Convergence gate: every fit passed" in html
     assert "inconsistent at n = 24" in html  # the audit finds Levin's n on its own
-    # figures inlined (the report opens offline): 2 for Track A; slopes + PPC per outcome, trajectory per cohort
-    assert html.count("data:image/png;base64,") == 2 + (2 * 2 + 1) + (2 + 1)
+    # figures inlined (the report opens offline): 2 for Track A; slopes + PPC per outcome, trajectory per cohort;
+    # the pipeline's DAG
+    assert html.count("data:image/png;base64,") == 2 + (2 * 2 + 1) + (2 + 1) + 1
     ptsd, mine = html.split('id="cohort-ptsd"')[1].split('id="cohort-mine"')
     assert "SYNTHETIC DATA" in ptsd and "SYNTHETIC" not in mine.split("<h2")[0]
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)  # base64 can spell anything

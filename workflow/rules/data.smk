@@ -10,6 +10,8 @@ rule validate_published:
         cleaning_log="results/data/published/cleaning_log.csv",
     log:
         "logs/data/validate_published.log",
+    benchmark:
+        "results/benchmarks/validate_published.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -20,9 +22,15 @@ rule audit_published:
     input:
         clean=rules.validate_published.output.clean,
     output:
-        audit="results/tables/audit.csv",
+        audit=report(
+            "results/tables/audit.csv",
+            caption="../report/captions/audit.rst",
+            category="Data and audit",
+        ),
     log:
         "logs/data/audit_published.log",
+    benchmark:
+        "results/benchmarks/audit_published.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -38,6 +46,8 @@ rule observations:
         dropped="results/data/published/dropped.{n_source}.csv",
     log:
         "logs/data/observations.{n_source}.log",
+    benchmark:
+        "results/benchmarks/observations/{n_source}.tsv"
     conda:
         "../../environment.yml"
     params:
@@ -55,6 +65,8 @@ rule participant_data:
         missingness="results/data/{cohort}/missingness.csv",
     log:
         "logs/data/participant_data.{cohort}.log",
+    benchmark:
+        "results/benchmarks/participant_data/{cohort}.tsv"
     conda:
         "../../environment.yml"
     params:
@@ -68,9 +80,16 @@ rule frequentist:
     input:
         clean=rules.participant_data.output.clean,
     output:
-        table="results/tables/frequentist/{cohort}.csv",
+        table=report(
+            "results/tables/frequentist/{cohort}.csv",
+            caption="../report/captions/frequentist.rst",
+            category="Track B: participant models",
+            subcategory="{cohort}",
+        ),
     log:
         "logs/data/frequentist.{cohort}.log",
+    benchmark:
+        "results/benchmarks/frequentist/{cohort}.tsv"
     conda:
         "../../environment.yml"
     params:

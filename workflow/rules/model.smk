@@ -9,6 +9,8 @@ rule fit:
         idata="results/fits/{model}/{prior}.nc",
     log:
         "logs/fits/{model}/{prior}.log",
+    benchmark:
+        "results/benchmarks/fit/{model}/{prior}.tsv"
     wildcard_constraints:
         model=one_of(PUBLISHED_MODELS),
     conda:
@@ -34,6 +36,8 @@ rule fit_participant:
         idata="results/fits/{model}/{prior}.nc",
     log:
         "logs/fits/{model}/{prior}.log",
+    benchmark:
+        "results/benchmarks/fit_participant/{model}/{prior}.tsv"
     wildcard_constraints:
         model=one_of(PARTICIPANT_MODELS),
     conda:

@@ -9,13 +9,35 @@ rule summarise:
             f"results/data/published/observations.{n}.csv" for n in get_n_sources()
         ],
     output:
-        posterior_summary="results/tables/posterior_summary.csv",
-        threshold_probabilities="results/tables/threshold_probabilities.csv",
-        diagnostics="results/tables/diagnostics.csv",
-        contrasts="results/tables/phase_contrasts.csv",
-        ppc="results/tables/ppc_published.csv",
+        posterior_summary=report(
+            "results/tables/posterior_summary.csv",
+            caption="../report/captions/posterior_summary.rst",
+            category="Track A: published statistics",
+        ),
+        threshold_probabilities=report(
+            "results/tables/threshold_probabilities.csv",
+            caption="../report/captions/threshold_probabilities.rst",
+            category="Track A: published statistics",
+        ),
+        diagnostics=report(
+            "results/tables/diagnostics.csv",
+            caption="../report/captions/diagnostics.rst",
+            category="Diagnostics",
+        ),
+        contrasts=report(
+            "results/tables/phase_contrasts.csv",
+            caption="../report/captions/phase_contrasts.rst",
+            category="Track A: published statistics",
+        ),
+        ppc=report(
+            "results/tables/ppc_published.csv",
+            caption="../report/captions/ppc_published.rst",
+            category="Track A: published statistics",
+        ),
     log:
         "logs/report/summarise.log",
+    benchmark:
+        "results/benchmarks/summarise.tsv"
     conda:
         "../../environment.yml"
     params:
@@ -34,9 +56,15 @@ rule plot_forest:
             n_source=config["published"]["n_source"],
         ),
     output:
-        figure="results/figures/published/forest.png",
+        figure=report(
+            "results/figures/published/forest.png",
+            caption="../report/captions/forest.rst",
+            category="Track A: published statistics",
+        ),
     log:
         "logs/report/plot_forest.log",
+    benchmark:
+        "results/benchmarks/plot_forest.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -47,9 +75,15 @@ rule plot_densities:
     input:
         idata=get_main_idata,
     output:
-        figure="results/figures/published/rho_densities.png",
+        figure=report(
+            "results/figures/published/rho_densities.png",
+            caption="../report/captions/rho_densities.rst",
+            category="Track A: published statistics",
+        ),
     log:
         "logs/report/plot_densities.log",
+    benchmark:
+        "results/benchmarks/plot_densities.tsv"
     conda:
         "../../environment.yml"
     script:
@@ -60,10 +94,22 @@ rule plot_participant:
     input:
         idata=get_model_idata_all_priors,
     output:
-        slopes="results/figures/{model}/slopes.png",
-        ppc="results/figures/{model}/ppc.png",
+        slopes=report(
+            "results/figures/{model}/slopes.png",
+            caption="../report/captions/participant_slopes.rst",
+            category="Track B: participant models",
+            subcategory="{model}",
+        ),
+        ppc=report(
+            "results/figures/{model}/ppc.png",
+            caption="../report/captions/participant_ppc.rst",
+            category="Track B: participant models",
+            subcategory="{model}",
+        ),
     log:
         "logs/report/plot_participant.{model}.log",
+    benchmark:
+        "results/benchmarks/plot_participant/{model}.tsv"
     wildcard_constraints:
         model=one_of(outcome_models()),
     conda:
@@ -78,9 +124,16 @@ rule plot_alliance:
     input:
         idata=get_alliance_idata,
     output:
-        figure="results/figures/{cohort}_alliance/trajectory.png",
+        figure=report(
+            "results/figures/{cohort}_alliance/trajectory.png",
+            caption="../report/captions/alliance_trajectory.rst",
+            category="Track B: participant models",
+            subcategory="{cohort}",
+        ),
     log:
         "logs/report/plot_alliance.{cohort}.log",
+    benchmark:
+        "results/benchmarks/plot_alliance/{cohort}.tsv"
     conda:
         "../../environment.yml"
     params:
@@ -114,9 +167,18 @@ rule report:
         participant_cleaning=expand(
             rules.participant_data.output.cleaning_log, cohort=COHORTS
         ),
+        provenance="results/provenance.json",
+        dag="results/figures/audit/dag.png",
+        dag_graph="results/audit/dag.json",
         template=workflow.source_path("../report/report.html.j2"),
+        provenance_template=workflow.source_path("../report/provenance.html.j2"),
+        macros=workflow.source_path("../report/macros.html.j2"),
     output:
-        html="results/report.html",
+        html=report(
+            "results/report.html",
+            caption="../report/captions/report.rst",
+            category="Report and provenance",
+        ),
     log:
         "logs/report/report.log",
     conda:

@@ -58,3 +58,180 @@ def fit_attrs(track: str, model: str, prior_name: str, prior_set: dict, seed: in
         "data_sha256": sha256(data_path),
         "packages": json.dumps(package_versions()),
     }
+
+
+# --- provenance.json (rule provenance): how this run was made, for a reviewer -----------------------------------
+
+ABSENT = "(absent)"  # shown in the config diff for a key one side does not have
+
+
+def all_package_versions() -> dict[str, str]:
+    """Every installed distribution (name -> version), sorted: the full environment beside the analysis packages."""
+    versions = {d.metadata["Name"]: d.version for d in metadata.distributions() if d.metadata["Name"]}
+    return dict(sorted(versions.items(), key=lambda kv: kv[0].lower()))
+
+
+def schema_defaults(schema: dict) -> dict:
+    """The config a schema implies when the user gives nothing: every ``default``, objects filled recursively."""
+    out = {}
+    for key, sub in schema.get("properties", {}).items():
+        if "default" in sub:
+            out[key] = json.loads(json.dumps(sub["default"]))  # a copy
+        if sub.get("type") == "object" and "properties" in sub:
+            out[key] = {**schema_defaults(sub), **out.get(key, {})}
+    return out
+
+
+def default_config(repo_dir: str | Path, schema_path: str | Path) -> tuple[dict, str]:
+    """The default config a run is compared with, and where it came from.
+
+    config.yaml as committed at git HEAD (defaults filled in the same way as for a run, so only real choices
+    differ); outside a git checkout, or if HEAD has no valid config.yaml, the schema's defaults.
+    """
+    import yaml
+
+    from reanalysis.config import validate_config
+    from reanalysis.errors import InputError
+
+    try:
+        shown = subprocess.run(["git", "show", "HEAD:config.yaml"], cwd=repo_dir, capture_output=True, text=True,
+                               timeout=10)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as err:  # no git binary
+        shown, why = None, str(err)
+    if shown is not None and shown.returncode == 0:
+        try:
+            return validate_config(yaml.safe_load(shown.stdout), source="HEAD:config.yaml"), "config.yaml at git HEAD"
+        except InputError as err:
+            why = f"HEAD:config.yaml is not valid under the current schema ({err})"
+    elif shown is not None:
+        why = shown.stderr.strip() or "git show HEAD:config.yaml failed"
+    schema = yaml.safe_load(Path(schema_path).read_text())
+    return schema_defaults(schema), f"schema defaults ({Path(schema_path).name}); no committed config: {why}"
+
+
+def config_diff(default: dict, run: dict, prefix: str = "") -> list[dict]:
+    """Rows (key, default, run) for every key path whose value differs; a key only one side has is one row.
+
+    Dicts are compared key by key; anything else (numbers, text, lists) as a whole value.
+    """
+    rows = []
+    for key in [*default, *(k for k in run if k not in default)]:
+        path = f"{prefix}{key}"
+        a, b = default.get(key, ABSENT), run.get(key, ABSENT)
+        if isinstance(a, dict) and isinstance(b, dict):
+            rows += config_diff(a, b, prefix=f"{path}.")
+        elif a != b or (type(a) is not type(b) and not {type(a), type(b)} <= {int, float}):  # True == 1, yet differs
+            rows.append({"key": path, "default": a, "run": b})
+    return rows
+
+
+def read_benchmark(path: str | Path) -> dict:
+    """One Snakemake benchmark file (tab-separated, header + one row per repeat) -> seconds and memory of the job."""
+    lines = Path(path).read_text().strip().splitlines()
+    if len(lines) < 2:
+        raise ValueError(
+            f"{path}: expected a header and a row of Snakemake benchmark values, found {len(lines)} line(s)"
+        )
+    row = dict(zip(lines[0].split("\t"), lines[1].split("\t"), strict=False))
+
+    def number(key):
+        try:
+            return float(row[key])
+        except (KeyError, ValueError):
+            return None  # "NA" when the job was too short to measure
+
+    return {"seconds": number("s"), "cpu_seconds": number("cpu_time"), "max_rss_mb": number("max_rss")}
+
+
+def job_runtimes(paths, root: str = "results/benchmarks") -> list[dict]:
+    """Per job: rule, job (its wildcard values), seconds, CPU seconds, peak memory (MB).
+
+    Benchmark files are named ``<root>/<rule>.tsv`` for a rule with one job, ``<root>/<rule>/<wildcards>.tsv``
+    otherwise.
+    """
+    out = []
+    for p in paths:
+        if not Path(p).is_relative_to(root):
+            raise ValueError(f"benchmark file {p} is not under {root}/: cannot tell which rule it measures")
+        rel = Path(p).relative_to(root).with_suffix("")
+        job = str(rel.relative_to(rel.parts[0])) if len(rel.parts) > 1 else ""
+        out.append({"rule": rel.parts[0], "job": job, "benchmark": str(p), **read_benchmark(p)})
+    return out
+
+
+def untimed_jobs(graph: dict, jobs: list[dict]) -> dict[str, int]:
+    """Rule -> number of its jobs in the DAG (``dag.json``) without a benchmark file: rules that lack ``benchmark:``.
+    Provenance and what runs after it are left out: their runtimes cannot be in this record."""
+    timed = {}
+    for j in jobs:
+        timed[j["rule"]] = timed.get(j["rule"], 0) + 1
+    after = downstream(graph, "provenance") | {"provenance"}
+    return {
+        rule: r["jobs"] - timed.get(rule, 0)
+        for rule, r in graph["rules"].items()
+        if rule not in after and r["jobs"] > timed.get(rule, 0)
+    }
+
+
+def build_provenance(*, config: dict, default: dict, default_source: str, git: dict, inputs, benchmarks,
+                     seeds: dict, configfiles, graph: dict, built_at: str) -> dict:  # fmt: skip
+    """Everything provenance.json records; the only time-dependent parts are ``built_at`` and ``jobs``.
+
+    ``graph`` is the rule graph of this run (``dag.json``): seeds are listed for its rules only, and jobs of its
+    rules without a benchmark file are counted under ``untimed_jobs``.
+    """
+    jobs = job_runtimes(benchmarks)
+    return {
+        "built_at": built_at,
+        "git": dict(git),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "packages": package_versions(),
+        "all_packages": all_package_versions(),
+        "configfiles": [str(f) for f in configfiles],
+        "config": config,
+        "default_config_source": default_source,
+        "config_diff": config_diff(default, config),
+        "inputs": {str(p): sha256(p) for p in inputs},
+        "seeds": {"seed": config.get("seed"), "by_rule": {r: v for r, v in seeds.items() if r in graph["rules"]}},
+        "jobs": jobs,
+        "untimed_jobs": untimed_jobs(graph, jobs),
+        "total_job_seconds": round(sum(j["seconds"] or 0 for j in jobs), 2),
+    }
+
+
+def seed_table(rules) -> dict:
+    """Snakemake rules (``workflow.rules``) -> name: the seed in its params (its random generators start there)."""
+    return {r.name: value for r in rules for key, value in r.params.items() if key == "seed" and not callable(value)}
+
+
+def downstream(graph: dict, rule: str) -> set[str]:
+    """Rules that (transitively) consume an output of ``rule`` in the rule graph of ``dag.json``."""
+    out, todo = set(), [rule]
+    while todo:
+        r = todo.pop()
+        for u, v in graph["edges"]:
+            if u == r and v not in out:
+                out.add(v)
+                todo.append(v)
+    return out
+
+
+def job_benchmark_files(graph_path: str | Path, rules) -> list[str]:
+    """The benchmark file of every job in this run's DAG (``dag.json``) whose rule declares ``benchmark:``; not
+    provenance's own or those of rules downstream of it (they run after it).
+
+    A job is known by its output files; ``rule.get_wildcards`` (Snakemake's own matching, constraints included)
+    turns each into the job's wildcards, which fill the rule's benchmark pattern.
+    """
+    from snakemake.io import strip_wildcard_constraints
+
+    graph = json.loads(Path(graph_path).read_text())
+    after = downstream(graph, "provenance") | {"provenance"}
+    out = []
+    for rule in rules:
+        if not rule.benchmark or rule.name in after or rule.name not in graph["rules"]:
+            continue
+        pattern = strip_wildcard_constraints(str(rule.benchmark))
+        out += sorted({pattern.format(**rule.get_wildcards(f)) for f in graph["rules"][rule.name]["files"]})
+    return out

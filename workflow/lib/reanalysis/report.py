@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
+import json
+import os
+import sys
 from pathlib import Path
 
 import jinja2
@@ -13,7 +17,7 @@ import yaml
 from scipy import stats
 
 from models.priors import to_z_prior
-from reanalysis.provenance import git_state, package_versions, sha256
+from reanalysis.dag import DPI
 
 
 def inline_png(path: str | Path) -> str:
@@ -188,17 +192,23 @@ def participant_context(inputs, config: dict, summary: pd.DataFrame, probs: pd.D
     out = []
     for name, spec in config["cohorts"].items():
         synthetic = spec["file"] == "synthetic"
-        missingness = pd.read_csv(_by_name(inputs.missingness, f"/{name}/"))
-        freq = pd.read_csv(_by_name(inputs.frequentist, f"/{name}.csv"))
+        paths = {
+            "missingness": _by_name(inputs.missingness, f"/{name}/"),
+            "frequentist": _by_name(inputs.frequentist, f"/{name}.csv"),
+            "trajectory": _by_name(inputs.participant_figures, f"/{name}_alliance/trajectory.png"),
+        }
+        missingness = pd.read_csv(paths["missingness"])
+        freq = pd.read_csv(paths["frequentist"])
         sections = []
         for outcome, o in spec["outcomes"].items():
             model = f"{name}_outcome_{outcome}"
             mean_probs = probs[(probs["model"] == model) & (probs["parameter"] == "slope_mean_points")]
+            figures = {kind: _by_name(inputs.participant_figures, f"/{model}/{kind}.png") for kind in ("slopes", "ppc")}
             sections.append({
                 "outcome": outcome, "model": model, "mcid": o["mcid"], "mcid_source": o["mcid_source"],
-                "reference_prior": reference,
-                "slopes": inline_png(_by_name(inputs.participant_figures, f"/{model}/slopes.png")),
-                "ppc": inline_png(_by_name(inputs.participant_figures, f"/{model}/ppc.png")),
+                "reference_prior": reference, "paths": figures,
+                "slopes": inline_png(figures["slopes"]),
+                "ppc": inline_png(figures["ppc"]),
                 "thresholds": html_table(threshold_pivot(mean_probs, model, "slope_mean_points")),
                 "comparison": html_table(slope_comparison(freq[freq["outcome"] == outcome], summary, model, reference)),
             })  # fmt: skip
@@ -211,14 +221,114 @@ def participant_context(inputs, config: dict, summary: pd.DataFrame, probs: pd.D
             "followups": spec["followups"], "baseline": spec["baseline_timepoint"],
             "n_log": len(pd.read_csv(_by_name(inputs.participant_cleaning, f"/{name}/"))),
             "missingness": html_table(missingness),
-            "trajectory": inline_png(_by_name(inputs.participant_figures, f"/{name}_alliance/trajectory.png")),
+            "trajectory": inline_png(paths["trajectory"]), "paths": paths,
             "outcome_sections": sections,
         })  # fmt: skip
     return out
 
 
-def build_context(inputs, config: dict, repo_dir: str | Path) -> dict:
-    """Everything the template shows, read from the declared input files."""
+def _show(value) -> str:
+    """A config value in one line: YAML flow style for lists and mappings, as the user would write it."""
+    if isinstance(value, dict | list):
+        return yaml.safe_dump(value, default_flow_style=True, sort_keys=False, allow_unicode=True, width=10**6).strip()
+    return str(value) if isinstance(value, str) else json.dumps(value)
+
+
+def provenance_context(prov: dict) -> dict:
+    """The provenance panel: provenance.json as the template shows it."""
+    jobs = pd.DataFrame(prov["jobs"], columns=["rule", "job", "seconds", "cpu_seconds", "max_rss_mb"])
+    jobs = jobs.rename(columns={"seconds": "wall s", "cpu_seconds": "CPU s", "max_rss_mb": "peak RSS (MB)"})
+    diff = pd.DataFrame(
+        [{"key": r["key"], "default": _show(r["default"]), "this run": _show(r["run"])} for r in prov["config_diff"]],
+        columns=["key", "default", "this run"],
+    )
+    return {
+        **{k: prov[k] for k in ("built_at", "git", "python", "platform", "inputs", "seeds", "total_job_seconds")},
+        "untimed": prov["untimed_jobs"],
+        "sampler": prov["config"]["sampler"],
+        "packages": prov["packages"],
+        "n_all_packages": len(prov["all_packages"]),
+        "all_packages": ", ".join(f"{k}=={v}" for k, v in prov["all_packages"].items()),
+        "default_source": prov["default_config_source"],
+        "config_diff": html_table(diff, classes="diff") if len(diff) else "",
+        "jobs": html_table(jobs, digits=3),
+        "config": yaml.safe_dump(prov["config"], sort_keys=False, allow_unicode=True),
+    }
+
+
+def _png_size(path: str | Path) -> tuple[int, int]:
+    """Width and height from the PNG header (IHDR), without an image library."""
+    head = Path(path).read_bytes()[:24]
+    if head[:8] != b"\x89PNG\r\n\x1a\n":
+        raise ValueError(f"{path} is not a PNG file")
+    return int.from_bytes(head[16:20], "big"), int.from_bytes(head[20:24], "big")
+
+
+def dag_context(graph: dict, png_path: str | Path) -> dict:
+    rules = pd.DataFrame([
+        {"rule": name, "jobs": r["jobs"], "script": r["script"] or "(target rule)", "rules file": r["rulefile"],
+         "outputs": ", ".join(r["outputs"]),
+         "inputs from": ", ".join(sorted(u for u, v in graph["edges"] if v == name))}
+        for name, r in sorted(graph["rules"].items(), key=lambda kv: (graph["layers"][kv[0]], kv[0]))
+    ])  # fmt: skip
+    width_px = _png_size(png_path)[0]
+    return {
+        "png": inline_png(png_path),
+        "css_width": round(width_px * 96 / DPI),  # true size: CSS pixels are 1/96 inch
+        "rules": html_table(rules),
+        "n_rules": len(rules),
+        "n_jobs": int(rules["jobs"].sum()),
+    }
+
+
+class UndeclaredInputError(RuntimeError):
+    """The report read a project file that is not among its rule's declared inputs."""
+
+
+_guard: dict = {"allowed": None, "roots": (), "environment": ()}
+
+
+def _under(path: str, roots) -> bool:
+    return any(path == r or path.startswith(r + os.sep) for r in roots)
+
+
+def _reads_hook(event: str, args: tuple) -> None:
+    if event != "open" or _guard["allowed"] is None:
+        return
+    path, mode, flags = (tuple(args) + (None, None))[:3]
+    if isinstance(path, int) or not isinstance(path, str | bytes | os.PathLike):
+        return  # an already open file descriptor
+    writing = set(mode) & set("wax+") if isinstance(mode, str) else (flags or 0) & (os.O_WRONLY | os.O_RDWR)
+    if writing:
+        return  # writing is not reading an input
+    full = os.path.realpath(os.fsdecode(path))
+    if full in _guard["allowed"] or _under(full, _guard["environment"]) or full.endswith((".py", ".pyc")):
+        return  # declared, a file of the Python environment, or code imported on first use
+    if _under(full, _guard["roots"]):
+        raise UndeclaredInputError(
+            f"rule report read {full}, which is not one of its declared inputs: add it to the input: of rule report "
+            "(workflow/rules/report.smk) so Snakemake reruns the report when it changes, or pass the value as params"
+        )
+
+
+@contextlib.contextmanager
+def declared_reads_only(declared, roots):
+    """Inside, opening a file under one of ``roots`` (project and working directory) for reading raises
+    UndeclaredInputError unless it is in ``declared``; the Python environment's own files are always allowed."""
+    if not getattr(_reads_hook, "installed", False):
+        sys.addaudithook(_reads_hook)  # audit hooks cannot be removed: it stays, switched off outside this block
+        _reads_hook.installed = True
+    _guard["environment"] = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)})
+    _guard["roots"] = tuple(os.path.realpath(r) for r in roots)
+    _guard["allowed"] = {os.path.realpath(p) for p in declared}
+    try:
+        yield
+    finally:
+        _guard["allowed"] = None
+
+
+def build_context(inputs, config: dict) -> dict:
+    """Everything the template shows, read from the declared input files (the config comes as params)."""
     grouping = config["published"]["grouping"]
     raw = pd.read_csv(inputs.raw[0], dtype=str, keep_default_na=False)
     audit = pd.read_csv(inputs.audit)
@@ -227,7 +337,8 @@ def build_context(inputs, config: dict, repo_dir: str | Path) -> dict:
     diag = pd.read_csv(inputs.diagnostics)
     n_main = config["published"]["n_source"]
     n_alt = {"reported": "implied", "implied": "reported"}[n_main]
-    obs = pd.read_csv([p for p in inputs.observations if f".{n_main}." in Path(p).name][0])
+    obs_path = [p for p in inputs.observations if f".{n_main}." in Path(p).name][0]
+    obs = pd.read_csv(obs_path)
     headline = summary[(summary["model"] == "published") & (summary["parameter"] == "rho_pooled")]
     group_rho = summary[(summary["model"] == "published") & summary["parameter"].str.match(r"rho_(?!row|cell|pooled)")]
     failed = diag[~diag["passed"].astype(bool)]
@@ -276,13 +387,13 @@ def build_context(inputs, config: dict, repo_dir: str | Path) -> dict:
         "cohorts": participant_context(inputs, config, summary, probs),
         "participant_residual": config["participant_residual"],
         "densities": inline_png(inputs.densities),
-        "provenance": {
-            "git": git_state(repo_dir),
-            "packages": package_versions(),
-            "inputs": {str(p): sha256(p) for p in [*inputs.raw, *inputs.participant_raw]},
-            "seed": config["seed"],
-            "sampler": config["sampler"],
-            "config": yaml.safe_dump(config, sort_keys=False, allow_unicode=True),
+        "provenance": provenance_context(json.loads(Path(inputs.provenance).read_text(encoding="utf-8"))),
+        "dag": dag_context(json.loads(Path(inputs.dag_graph).read_text(encoding="utf-8")), inputs.dag),
+        "paths": {
+            **{k: str(v) for k, v in inputs.items() if isinstance(v, str)},  # the named single-file inputs
+            "raw_published": str(inputs.raw[0]),
+            "raw_benchmarks": str(inputs.raw[1]),
+            "observations_main": str(obs_path),
         },
     }
 
