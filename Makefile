@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 4
 
-.PHONY: run test test-slow lint clean lock
+.PHONY: run test test-slow lint clean lock report-zip bench
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 required, found {sys.version.split()[0]}"'
@@ -17,6 +17,14 @@ $(BIN)/.installed: requirements.lock pyproject.toml
 
 run: $(BIN)/.installed
 	$(BIN)/snakemake --cores $(CORES)
+
+# Snakemake's own report (captions and categories from the rules' report: directives), for reviewers used to it.
+report-zip: run
+	$(BIN)/snakemake --report results/snakemake-report.zip
+
+# Side-by-side benchmarks (bench/README.md); needs a finished `make run`, R for the brms part.
+bench: run
+	bench/run.sh
 
 test: $(BIN)/.installed
 	$(BIN)/pytest

@@ -19,41 +19,6 @@ rule check_convergence:
         "../scripts/check_convergence.py"
 
 
-def get_model_fits(wildcards):
-    return [f"results/fits/{m}/{p}.nc" for m, p in get_fits() if m == wildcards.model]
-
-
-def model_kind(model):
-    return (
-        "published" if model in PUBLISHED_MODELS else PARTICIPANT_MODELS[model]["kind"]
-    )
-
-
-def get_workflow_check_inputs(wildcards):
-    inputs = {"fits": get_model_fits(wildcards)}
-    if wildcards.model in variant_models():
-        inputs["variant"] = get_variant_pairs(wildcards)["variant"]
-    return inputs
-
-
-def get_scale(wildcards):
-    """The instrument a model's prior predictive summary is judged against (none for Track A)."""
-    info = PARTICIPANT_MODELS.get(wildcards.model)
-    if info is None:
-        return {}
-    spec = COHORTS[info["cohort"]]
-    return (
-        spec["outcomes"][info["outcome"]]
-        if info["kind"] == "outcome"
-        else spec["alliance"]
-    )
-
-
-def is_synthetic(wildcards):
-    info = PARTICIPANT_MODELS.get(wildcards.model)
-    return info is not None and COHORTS[info["cohort"]]["file"] == "synthetic"
-
-
 # Prior sensitivity (power-scaling), PSIS-LOO with Pareto k, the variant comparison and prior predictive
 # summaries of one model, over its prior sets: one job per model, since each check takes seconds per fit.
 rule workflow_checks:
@@ -70,6 +35,8 @@ rule workflow_checks:
         pareto_figure="results/figures/{model}/pareto_k.png",
     log:
         "logs/checks/{model}/workflow.log",
+    benchmark:
+        "results/benchmarks/workflow_checks/{model}.tsv"
     conda:
         "../../environment.yml"
     params:

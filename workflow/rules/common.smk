@@ -42,7 +42,8 @@ PUBLISHED_MODELS = ["published", "published_alt_n"]
 
 
 def one_of(names):
-    return "|".join(re.escape(n) for n in names)
+    """Regex alternation of names; matches nothing for an empty list (an empty pattern would match anything)."""
+    return "|".join(re.escape(n) for n in names) if names else "(?!)"
 
 
 wildcard_constraints:
@@ -177,3 +178,139 @@ def get_main_idata(wildcards):
 
 def get_final_outputs():
     return ["results/report.html"]
+
+
+# ---- helpers of variants.smk (Snakemake lint wants functions apart from rules) ----
+
+
+PHASE_POOLED = "phase_pooled"
+
+
+OTHER_RESIDUAL = {"normal": "student_t", "student_t": "normal"}
+
+
+VARIANT_PRIOR = PRIOR_SETS[0]
+
+
+def variant_of(model):
+    if model == "published":
+        return PHASE_POOLED
+    return OTHER_RESIDUAL[config["participant_residual"]]
+
+
+def variant_models():
+    with_phase = "alliance_phase" in config["published"]["grouping"]
+    return (["published"] if with_phase else []) + outcome_models()
+
+
+def get_variant_pairs(wildcards):
+    return {
+        "main": f"results/fits/{wildcards.model}/{VARIANT_PRIOR}.nc",
+        "variant": f"results/variants/{wildcards.model}/{VARIANT_PRIOR}.{variant_of(wildcards.model)}.nc",
+    }
+
+
+# ---- helpers of sbc.smk (Snakemake lint wants functions apart from rules) ----
+
+
+SBC_MODELS = ["published"] + list(PARTICIPANT_MODELS)
+
+
+SBC_PRIOR = PRIOR_SETS[0]
+
+
+def sbc_replicates():
+    return config["sbc_settings"]["replicates"][config["sbc"]]
+
+
+def get_sbc_chunks(wildcards):
+    n_chunks = -(-sbc_replicates() // config["sbc_settings"]["chunk_size"])
+    return [f"results/sbc/{wildcards.model}/chunk{c}.csv" for c in range(n_chunks)]
+
+
+def get_sbc_data(wildcards):
+    if wildcards.model == "published":
+        return (
+            f"results/data/published/observations.{config['published']['n_source']}.csv"
+        )
+    return get_participant_clean(wildcards)
+
+
+def get_sbc_info(wildcards):
+    if wildcards.model == "published":
+        return {"kind": "published", "cohort": None, "outcome": None}
+    return PARTICIPANT_MODELS[wildcards.model]
+
+
+def get_sbc_spec(wildcards):
+    if wildcards.model == "published":
+        return {}
+    return get_model_cohort_spec(wildcards)
+
+
+# ---- helpers of check.smk (Snakemake lint wants functions apart from rules) ----
+
+
+def get_model_fits(wildcards):
+    return [f"results/fits/{m}/{p}.nc" for m, p in get_fits() if m == wildcards.model]
+
+
+def model_kind(model):
+    return (
+        "published" if model in PUBLISHED_MODELS else PARTICIPANT_MODELS[model]["kind"]
+    )
+
+
+def get_workflow_check_inputs(wildcards):
+    inputs = {"fits": get_model_fits(wildcards)}
+    if wildcards.model in variant_models():
+        inputs["variant"] = get_variant_pairs(wildcards)["variant"]
+    return inputs
+
+
+def get_scale(wildcards):
+    """The instrument a model's prior predictive summary is judged against (none for Track A)."""
+    info = PARTICIPANT_MODELS.get(wildcards.model)
+    if info is None:
+        return {}
+    spec = COHORTS[info["cohort"]]
+    return (
+        spec["outcomes"][info["outcome"]]
+        if info["kind"] == "outcome"
+        else spec["alliance"]
+    )
+
+
+def is_synthetic(wildcards):
+    info = PARTICIPANT_MODELS.get(wildcards.model)
+    return info is not None and COHORTS[info["cohort"]]["file"] == "synthetic"
+
+
+# ---- inputs of the report's Bayesian-workflow section ----
+
+
+def workflow_check_models():
+    return list(dict.fromkeys(m for m, _ in get_fits()))
+
+
+def get_workflow_tables(wildcards):
+    parts = ["sensitivity", "loo", "loo_pointwise", "loo_compare", "prior_predictive"]
+    return [
+        f"results/checks/{m}/workflow/{part}.csv"
+        for m in workflow_check_models()
+        for part in parts
+    ]
+
+
+def get_workflow_figures(wildcards):
+    figures = [
+        f"results/figures/{m}/{kind}.png"
+        for m in workflow_check_models()
+        for kind in ("sensitivity", "prior_predictive", "pareto_k")
+    ]
+    return figures + [f"results/figures/{m}/sbc.png" for m in SBC_MODELS]
+
+
+def get_sbc_tables(wildcards):
+    return [f"results/tables/sbc/{m}.csv" for m in SBC_MODELS]
+

@@ -173,6 +173,10 @@ rule report:
         template=workflow.source_path("../report/report.html.j2"),
         provenance_template=workflow.source_path("../report/provenance.html.j2"),
         macros=workflow.source_path("../report/macros.html.j2"),
+        workflow_template=workflow.source_path("../report/workflow_checks.html.j2"),
+        workflow_tables=get_workflow_tables,
+        workflow_figures=get_workflow_figures,
+        sbc_tables=get_sbc_tables,
     output:
         html=report(
             "results/report.html",

@@ -1,38 +1,6 @@
 # Simulation-based calibration: every model under the first prior set, in chunks of replicates so a
 # cluster can spread them; each chunk job compiles its model once and refits every replicate via pm.Data.
 
-SBC_MODELS = ["published"] + list(PARTICIPANT_MODELS)
-SBC_PRIOR = PRIOR_SETS[0]
-
-
-def sbc_replicates():
-    return config["sbc_settings"]["replicates"][config["sbc"]]
-
-
-def get_sbc_chunks(wildcards):
-    n_chunks = -(-sbc_replicates() // config["sbc_settings"]["chunk_size"])
-    return [f"results/sbc/{wildcards.model}/chunk{c}.csv" for c in range(n_chunks)]
-
-
-def get_sbc_data(wildcards):
-    if wildcards.model == "published":
-        return (
-            f"results/data/published/observations.{config['published']['n_source']}.csv"
-        )
-    return get_participant_clean(wildcards)
-
-
-def get_sbc_info(wildcards):
-    if wildcards.model == "published":
-        return {"kind": "published", "cohort": None, "outcome": None}
-    return PARTICIPANT_MODELS[wildcards.model]
-
-
-def get_sbc_spec(wildcards):
-    if wildcards.model == "published":
-        return {}
-    return get_model_cohort_spec(wildcards)
-
 
 rule sbc_chunk:
     input:
@@ -41,6 +9,8 @@ rule sbc_chunk:
         ranks="results/sbc/{model}/chunk{chunk}.csv",
     log:
         "logs/sbc/{model}/chunk{chunk}.log",
+    benchmark:
+        "results/benchmarks/sbc_chunk/{model}/chunk{chunk}.tsv"
     wildcard_constraints:
         model=one_of(SBC_MODELS),
         chunk=r"\d+",
@@ -78,6 +48,8 @@ rule sbc_summary:
         figure="results/figures/{model}/sbc.png",
     log:
         "logs/sbc/{model}/summary.log",
+    benchmark:
+        "results/benchmarks/sbc_summary/{model}.tsv"
     wildcard_constraints:
         model=one_of(SBC_MODELS),
     conda:

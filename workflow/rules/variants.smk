@@ -4,28 +4,6 @@
 # fit of each pair is results/fits/{model}/{prior}.nc. (The exact likelihood is not a default variant: a fit
 # took over 10 minutes on 2 cores against 20 s for Fisher-z.)
 
-PHASE_POOLED = "phase_pooled"
-OTHER_RESIDUAL = {"normal": "student_t", "student_t": "normal"}
-VARIANT_PRIOR = PRIOR_SETS[0]
-
-
-def variant_of(model):
-    if model == "published":
-        return PHASE_POOLED
-    return OTHER_RESIDUAL[config["participant_residual"]]
-
-
-def variant_models():
-    with_phase = "alliance_phase" in config["published"]["grouping"]
-    return (["published"] if with_phase else []) + outcome_models()
-
-
-def get_variant_pairs(wildcards):
-    return {
-        "main": f"results/fits/{wildcards.model}/{VARIANT_PRIOR}.nc",
-        "variant": f"results/variants/{wildcards.model}/{VARIANT_PRIOR}.{variant_of(wildcards.model)}.nc",
-    }
-
 
 rule fit_variant_published:
     input:
@@ -34,6 +12,8 @@ rule fit_variant_published:
         idata="results/variants/{model}/{prior}.{variant}.nc",
     log:
         "logs/variants/{model}/{prior}.{variant}.log",
+    benchmark:
+        "results/benchmarks/fit_variant/{model}/{prior}.{variant}.tsv"
     wildcard_constraints:
         model="published",
         prior=VARIANT_PRIOR,
@@ -58,6 +38,8 @@ rule fit_variant_participant:
         idata="results/variants/{model}/{prior}.{variant}.nc",
     log:
         "logs/variants/{model}/{prior}.{variant}.log",
+    benchmark:
+        "results/benchmarks/fit_variant/{model}/{prior}.{variant}.tsv"
     wildcard_constraints:
         model=one_of(outcome_models()) if outcome_models() else "no-model",
         prior=VARIANT_PRIOR,
@@ -83,6 +65,8 @@ rule check_variant:
         diagnostics="results/checks/variants/{model}/{prior}.{variant}.diagnostics.csv",
     log:
         "logs/checks/variants/{model}/{prior}.{variant}.log",
+    benchmark:
+        "results/benchmarks/check_variant/{model}/{prior}.{variant}.tsv"
     conda:
         "../../environment.yml"
     params:

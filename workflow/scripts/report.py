@@ -2,13 +2,13 @@
 
 from pathlib import Path
 
-from reanalysis.report import build_context, declared_reads_only, render
+from reanalysis.report import build_context, declared_reads_only, render_with_checklist
 from reanalysis.scripting import log_to
 
 
 def main(inputs, config: dict, template: str, out: str, roots: list[str], log) -> None:
     with declared_reads_only(list(inputs), roots):  # reading anything else in the project fails the job
-        html = render(template, build_context(inputs, config))
+        html = render_with_checklist(template, build_context(inputs, config))
     Path(out).write_text(html, encoding="utf-8")
     log.info("wrote %s (%d kB)", out, len(html) // 1024)
 

@@ -7,6 +7,7 @@ import contextlib
 import datetime as dt
 import json
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import yaml
 from scipy import stats
 
 from models.priors import to_z_prior
+from reanalysis import workflow_report
 from reanalysis.dag import DPI
 
 
@@ -388,6 +390,7 @@ def build_context(inputs, config: dict) -> dict:
         "participant_residual": config["participant_residual"],
         "densities": inline_png(inputs.densities),
         "provenance": provenance_context(json.loads(Path(inputs.provenance).read_text(encoding="utf-8"))),
+        "wf": workflow_report.context(inputs, config, *model_descriptions(config), html_table, inline_png),
         "dag": dag_context(json.loads(Path(inputs.dag_graph).read_text(encoding="utf-8")), inputs.dag),
         "paths": {
             **{k: str(v) for k, v in inputs.items() if isinstance(v, str)},  # the named single-file inputs
@@ -396,6 +399,31 @@ def build_context(inputs, config: dict) -> dict:
             "observations_main": str(obs_path),
         },
     }
+
+
+def model_descriptions(config: dict) -> tuple[dict, dict, dict]:
+    """kind, label and synthetic flag of every model id the pipeline fits (ids as in workflow/rules/common.smk)."""
+    kinds = {"published": "published", "published_alt_n": "published"}
+    other_n = {"reported": "implied", "implied": "reported"}[config["published"]["n_source"]]
+    labels = {"published": "Track A: published statistics",
+              "published_alt_n": f"Track A with the {other_n} n (n-sensitivity fit)"}  # fmt: skip
+    synthetic = {"published": False, "published_alt_n": False}
+    for cohort, spec in config["cohorts"].items():
+        is_synthetic = spec["file"] == "synthetic"
+        for outcome in spec["outcomes"]:
+            m = f"{cohort}_outcome_{outcome}"
+            kinds[m], labels[m], synthetic[m] = "outcome", f"{spec['label']}: {outcome} outcome model", is_synthetic
+        m = f"{cohort}_alliance"
+        kinds[m], labels[m], synthetic[m] = "alliance", f"{spec['label']}: alliance trajectory", is_synthetic
+    return kinds, labels, synthetic
+
+
+def render_with_checklist(template_path: str | Path, context: dict) -> str:
+    """Render twice: the BARG checklist links only to section ids that the first rendering actually contains."""
+    first = render(template_path, {**context, "wf": {**context["wf"], "barg": ""}})
+    present = set(re.findall(r'id="([^"]+)"', first))
+    barg = workflow_report.barg_html(workflow_report.barg_checklist(present))
+    return render(template_path, {**context, "wf": {**context["wf"], "barg": barg}})
 
 
 def render(template_path: str | Path, context: dict) -> str:

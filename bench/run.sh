@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# One bench run, side by side: the pipeline (a-e, memory), the samplers, brms; then bench/results.md.
+# Needs the project's .venv and a pipeline run's results/ (for the sampler and brms fits); brms needs R
+# (bench/README.md, "brms comparison") and is skipped with a message when R is absent.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=.venv/bin/python
+$PY bench/pipeline_bench.py --out bench/results/pipeline.json --cores "${CORES:-4}"
+$PY bench/sampler_bench.py --out bench/results/samplers.json
+$PY bench/brms_bench.py --out bench/results/brms.json --pymc-track-b || echo "brms benchmark skipped (exit $?)"
+$PY bench/report.py
