@@ -48,6 +48,7 @@ def machine() -> dict:
         "memory_gib": round(psutil.virtual_memory().total / 2**30, 1),
         "python": platform.python_version(),
         "platform": platform.platform(),
+        "load_average": [round(x, 2) for x in os.getloadavg()],  # > 0.5 at start: something else was running
     }
 
 
@@ -166,6 +167,7 @@ def main(out: Path, cores: int) -> dict:
         sbc = work / "results" / "tables" / "sbc" / "published.csv"
         if sbc.exists():
             results["e_sbc_full_track_a"]["summary_csv"] = sbc.read_text()
+    results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))
     return results

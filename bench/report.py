@@ -1,6 +1,6 @@
 """Write bench/results.md from the JSON files of one bench run (pipeline, samplers, brms).
 
-    python bench/report.py   # after bench/run.sh; reads bench/results/*.json
+python bench/report.py   # after bench/run.sh; reads bench/results/*.json
 """
 
 from __future__ import annotations

@@ -92,7 +92,7 @@ def test_unknown_top_level_key(cfg):
     assert (
         "unknown key(s) sampeler; expected only "
         "['cohorts', 'data', 'gate', 'participant_residual', 'participant_thresholds', 'priors', 'published', "
-        "'sampler', 'seed', 'thresholds'] under <top level>"
+        "'sampler', 'sbc', 'sbc_settings', 'seed', 'thresholds'] under <top level>"
     ) in message
 
 
@@ -228,3 +228,13 @@ def test_cross_check_problems_reported_together(cfg):
     assert message.startswith("2 problem(s) in config.yaml:")
     assert "key priors.enthusiastic.rho: lower95 -0.2 >= upper95 -0.75" in message
     assert "key published.n_sensitivity_prior: 'nope'" in message
+
+
+def test_sbc_full_needs_at_least_200_replicates(cfg):
+    cfg["sbc_settings"] = {"replicates": {"full": 150}}
+    assert "sbc_settings.replicates.full" in _error(cfg)
+
+
+def test_sbc_size_is_quick_or_full(cfg):
+    cfg["sbc"] = "huge"
+    assert "sbc" in _error(cfg) and "quick" in _error(cfg)

@@ -65,6 +65,8 @@ def tiny_config(user_file: Path | None = None) -> dict:
     # short chains: this checks the plumbing, not the science, so the gate is scaled to the draws
     cfg["sampler"].update(chains=2, draws=2000, tune=500, prior_draws=300)
     cfg["gate"].update(ess_bulk_min=100, ess_tail_min=100, r_hat_max=1.05)
+    # SBC plumbing only: a few short replicates per model (the verdict is "too few replicates to judge")
+    cfg["sbc_settings"].update(replicates={"quick": 3, "full": 200}, chains=1, draws=100, tune=100, thin_to=19)
     return cfg
 
 
@@ -115,13 +117,23 @@ def test_report_has_every_section(tiny_run):
         "cohort-mine",
         "diagnostics",
         "provenance",
+        "workflow",
+        "prior-predictive",
+        "sensitivity",
+        "loo",
+        "sbc",
+        "barg",
     ]:
         assert f'id="{anchor}"' in html, anchor
     assert "Convergence gate: every fit passed" in html
     assert "inconsistent at n = 24" in html  # the audit finds Levin's n on its own
     # figures inlined (the report opens offline): 2 for Track A; slopes + PPC per outcome, trajectory per cohort;
-    # the pipeline's DAG
-    assert html.count("data:image/png;base64,") == 2 + (2 * 2 + 1) + (2 + 1) + 1
+    # the pipeline's DAG; per fitted model (Track A, its n-sensitivity fit, 3 outcome and 2 alliance models) prior
+    # predictive, sensitivity and Pareto k, SBC per model but the n-sensitivity fit, Track A's prior predictive
+    # again beside the prior sets
+    assert html.count("data:image/png;base64,") == 2 + (2 * 2 + 1) + (2 + 1) + 1 + 7 * 3 + 6 + 1
+    barg = html.split('id="barg-table"')[1].split("</table>")[0]
+    assert barg.count("<tr") == 10 and ">missing<" not in barg  # every BARG item links to a section of this build
     ptsd, mine = html.split('id="cohort-ptsd"')[1].split('id="cohort-mine"')
     assert "SYNTHETIC DATA" in ptsd and "SYNTHETIC" not in mine.split("<h2")[0]
     text = re.sub(r"data:image/png;base64,[A-Za-z0-9+/=]+", "", html)  # base64 can spell anything
@@ -186,6 +198,8 @@ def test_prior_edit_plans_only_that_prior(tiny_run, tmp_path):
     assert dry.returncode == 0, dry.stderr
     jobs = planned_jobs(dry)
     assert jobs.get("fit") == 1 and jobs.get("fit_participant") == 3 and jobs.get("check_convergence") == 4, jobs
+    # SBC and the LOO variants run under the first prior set only: an edit of another set leaves them alone
+    assert jobs.get("workflow_checks") == 4 and not {"sbc_chunk", "fit_variant_published"} & set(jobs), jobs
     refit = set(re.findall(r"rule fit(?:_participant)?:\n\s+input: .*\n\s+output: (\S+)", dry.stdout))
     assert refit == {
         "results/fits/published/sceptical.nc",
