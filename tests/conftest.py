@@ -95,3 +95,20 @@ def audit_run(tmp_path_factory) -> Path:
     result = run_snakemake(workdir, cores=4)
     assert result.returncode == 0, f"tiny pipeline run failed in {workdir}:\n{result.stderr[-4000:]}"
     return workdir
+
+
+def published_observations():
+    """Track A observations built from the raw published table with the table's n (no pipeline run needed)."""
+    from models.evidence import EvidenceSettings, build_observations
+    from reanalysis.published_table import read_published
+
+    p = CONFIG["published"]
+    m = p["multiplicity"]
+    settings = EvidenceSettings(
+        alpha=p["alpha"], correction=m["correction"], family_size=m["family_size"],
+        family_size_by_study=m["family_size_by_study"], omitted_rows=p["omitted_rows"],
+        std_beta_extra_sd=p["std_beta_extra_sd"], widen_for_rounding=p["widen_for_rounding"],
+        shared_sample_error_correlation=p["shared_sample_error_correlation"],
+    )  # fmt: skip
+    table, _ = read_published(ROOT / CONFIG["data"]["published"])
+    return build_observations(table, table.set_index("row_id")["n"], settings)[0]

@@ -10,16 +10,14 @@ import dataclasses
 import numpy as np
 import pymc as pm
 import pytest
-from conftest import COHORT_SPECS, CONFIG, ROOT
+from conftest import COHORT_SPECS, CONFIG, published_observations
 
 from models import calibration as cal
 from models.participant import CohortData, build_outcome_model, simulate_from_model, to_participant_prior
 from models.priors import to_z_prior
 from models.published import OBSERVATION_ARRAYS, PublishedData, build_published_model
-from reanalysis.published_table import read_observations
 
 R_MAX = cal.R_MAX
-OBS = ROOT / "results" / "data" / "published" / "observations.reported.csv"
 
 
 def row(lo1, hi1, lo2=0.0, hi2=0.0):
@@ -48,10 +46,8 @@ def test_two_sided_row_stays_two_sided(r, expected):
 
 @pytest.fixture(scope="module")
 def track_a():
-    if not OBS.exists():
-        pytest.skip(f"{OBS} is made by the pipeline (rule observations); run `make run` first")
     grouping = CONFIG["published"]["grouping"]
-    data = PublishedData.from_observations(read_observations(OBS), grouping)
+    data = PublishedData.from_observations(published_observations(), grouping)
     return data, build_published_model(data, to_z_prior(CONFIG["priors"]["reference"], grouping), "fisher_z")
 
 

@@ -8,16 +8,13 @@ nutpie's posterior for a conjugate normal model against its closed form. No timi
 import numpy as np
 import pymc as pm
 import pytest
-from conftest import CONFIG, ROOT
+from conftest import CONFIG, published_observations
 from numpy.testing import assert_allclose
 from scipy import special
 
 from models import compile as mc
 from models.priors import to_z_prior
 from models.published import PublishedData, build_published_model
-from reanalysis.published_table import read_observations
-
-OBS = ROOT / "results" / "data" / "published" / "observations.reported.csv"
 
 
 def test_erfcx_matches_scipy_over_its_range():
@@ -28,10 +25,8 @@ def test_erfcx_matches_scipy_over_its_range():
 
 
 def _model():
-    if not OBS.exists():
-        pytest.skip(f"{OBS} is made by the pipeline (rule observations); run `make run` first")
     grouping = CONFIG["published"]["grouping"]
-    data = PublishedData.from_observations(read_observations(OBS), grouping)
+    data = PublishedData.from_observations(published_observations(), grouping)
     return build_published_model(data, to_z_prior(CONFIG["priors"]["reference"], grouping), "fisher_z")
 
 
