@@ -13,7 +13,7 @@ rule fit_variant_published:
     log:
         "logs/variants/{model}/{prior}.{variant}.log",
     benchmark:
-        "results/benchmarks/fit_variant/{model}/{prior}.{variant}.tsv"
+        "results/benchmarks/fit_variant_published/{model}/{prior}.{variant}.tsv"
     wildcard_constraints:
         model="published",
         prior=VARIANT_PRIOR,
@@ -39,7 +39,7 @@ rule fit_variant_participant:
     log:
         "logs/variants/{model}/{prior}.{variant}.log",
     benchmark:
-        "results/benchmarks/fit_variant/{model}/{prior}.{variant}.tsv"
+        "results/benchmarks/fit_variant_participant/{model}/{prior}.{variant}.tsv"
     wildcard_constraints:
         model=one_of(outcome_models()) if outcome_models() else "no-model",
         prior=VARIANT_PRIOR,
