@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 import pymc as pm
 
+from models import sbc
 from models.evidence import R_MAX
 from models.predictive import simulate_r
 from models.published import PublishedData
@@ -153,12 +154,6 @@ def _flatten(name: str, values: np.ndarray, coords: dict, dims: tuple) -> dict[s
     return out
 
 
-def thin(draws: np.ndarray, keep: int) -> np.ndarray:
-    """``keep`` evenly spaced draws of a chain-major (chain, draw) array, flattened."""
-    flat = draws.reshape(-1)
-    return flat[np.linspace(0, flat.size - 1, keep).round().astype(int)]
-
-
 def ranks_for_replicate(truth: dict[str, np.ndarray], posterior, keep: int, coords: dict, dims: dict) -> list[dict]:
     """Rank (number of kept draws below the truth) and 50%/90% central-interval hits of each monitored element."""
     rows = []
@@ -167,18 +162,8 @@ def ranks_for_replicate(truth: dict[str, np.ndarray], posterior, keep: int, coor
         true = _flatten(name, np.asarray(value), coords, dims.get(name, ()))
         for label, draws in post.items():
             t = float(true[label])
-            kept = thin(draws, keep)
-            lo50, hi50, lo90, hi90 = np.quantile(draws.reshape(-1), [0.25, 0.75, 0.05, 0.95])
-            rows.append(
-                {
-                    "parameter": label,
-                    "truth": t,
-                    "rank": int(np.sum(kept < t)),
-                    "n_ranks": keep + 1,
-                    "in50": bool(lo50 <= t <= hi50),
-                    "in90": bool(lo90 <= t <= hi90),
-                }
-            )
+            hits = sbc.interval_hits(t, draws.reshape(-1))
+            rows.append({"parameter": label, "truth": t, "rank": sbc.rank(t, draws, keep), "n_ranks": keep + 1, **hits})
     return rows
 
 

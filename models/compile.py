@@ -129,11 +129,6 @@ def compile_nutpie(model: pm.Model):
     return nutpie.compile_pymc_model(model)
 
 
-def shared_values(model: pm.Model) -> dict[str, np.ndarray]:
-    """Current values of the model's ``pm.Data`` containers, by name."""
-    return {v.name: np.asarray(v.get_value()) for v in model.data_vars}
-
-
 def with_data(compiled, values: dict[str, np.ndarray]):
     """The compiled model with new values for some ``pm.Data`` containers (no recompilation).
 
