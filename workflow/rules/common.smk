@@ -313,4 +313,3 @@ def get_workflow_figures(wildcards):
 
 def get_sbc_tables(wildcards):
     return [f"results/tables/sbc/{m}.csv" for m in SBC_MODELS]
-
