@@ -8,15 +8,19 @@ stopped our models from using it, measured on the Track A model (compile 13.5 s 
 * ``erfcx`` (in the stable log normal CDF of censored rows) is dispatched to scipy's Cython function
   through a raw function pointer, which numba refuses to cache; one uncacheable Op makes the whole
   graph uncacheable. :func:`_register_erfcx` gives numba a pure implementation that caches.
-* nutpie wraps the graph in C callbacks compiled afresh each time; their ``out[...] = grad`` pulls in
-  numba's shape-error formatting (about 5 s of string-formatting code). Equivalent wrappers with an
-  explicit copy loop compile in about 1 s. They replace nutpie's private helpers only for the pinned
-  nutpie version they were written against (``_PATCHED_NUTPIE``); any other version keeps nutpie's own.
+* nutpie wraps the graph in two C callbacks (``numba.cfunc``) that it compiles afresh in every
+  process: about 10 s, most of it LLVM re-optimising the already cached graph linked into them. The
+  replacements here are built from source with their free names as globals and stored in the same
+  cache under a key derived from the graph's own key (:func:`_callback_key`); they also copy the
+  gradient with a loop, which avoids numba's shape-error formatting. They replace nutpie's private
+  helpers only for the pinned nutpie version they were written against (``_PATCHED_NUTPIE``); any
+  other version keeps nutpie's own.
 
-With both, a new process compiles the Track A model in about 6 s (2.4 s of it PyTensor's graph
-rewriting), and every prior set, every SBC replicate and the reported/implied-n fits share one cache
-entry because priors and observations are ``pm.Data``. Within one process, :func:`with_data` swaps
-shared values into an already compiled model with no compile at all.
+With both, a new process compiles the Track A model in about 3.5 s once the cache is warm (15.7 s cold,
+measured 2026-11-22 on the 2-core machine), most of it PyTensor's graph rewriting. Every prior set,
+every SBC replicate and the reported/implied-n fits share one cache entry because priors and
+observations are ``pm.Data``. Within one process, :func:`with_data` swaps shared values into an
+already compiled model with no compile at all.
 """
 
 from __future__ import annotations
@@ -61,51 +65,86 @@ def _register_erfcx() -> None:
         return jitted, scalar_op_cache_key(op, impl=_ERFCX_IMPL)
 
 
+# The C callbacks are generated from source with their free names as globals, not as closures: numba's
+# cache index hashes a closure's pickled cells (new dispatcher objects in every process, so never a hit),
+# while globals are frozen into the code and the entry is found by the key below instead. ``__name__``
+# names an importable module: a cached entry rebuilds its numba environment from it.
+_LOGP_SRC = """
+def logp_numba(dim, x_, out_, logp_, user_data_):
+    if dim != n_dim:
+        return -1
+    logp_val, grad = extract(numba.carray(x_, (n_dim,)), user_data_)
+    logp_[0] = logp_val
+    finite = True
+    for i in range(n_dim):
+        out_[i] = grad[i]
+        finite = finite and np.isfinite(grad[i])
+    if not finite:
+        return 3
+    if not np.isfinite(logp_val):
+        return 4
+    return 0
+"""
+_EXPAND_SRC = """
+def expand_numba(dim, expanded, x_, out_, user_data_):
+    if dim != n_dim or expanded != n_expanded:
+        return -1
+    (values,) = extract(numba.carray(x_, (n_dim,)), user_data_)
+    for i in range(n_expanded):
+        out_[i] = values[i]
+    return 0
+"""
+_CALLBACK_IMPL = "reanalysis-nutpie-callbacks-2"  # bump when the sources above change: part of the cache key
+
+
+def _callback_key(inner, *parts) -> str:
+    """Cache key of a C callback: the wrapped graph's own numba cache key plus everything frozen into the code.
+
+    A graph numba cannot cache has no key; its callback then gets a unique one, so it can never be
+    mistaken for another model's (numba also declines to save code that holds dynamic globals).
+    """
+    import hashlib
+    import uuid
+
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    inner_key = CACHED_SRC_FUNCTIONS.get(getattr(inner, "py_func", None))
+    if inner_key is None:
+        return f"uncached-{uuid.uuid4().hex}"
+    return hashlib.sha256(repr((_CALLBACK_IMPL, _PATCHED_NUTPIE, inner_key, parts)).encode()).hexdigest()
+
+
+def _shared_layout(names, shared_data, record_dtype) -> tuple:
+    return tuple((n, shared_data[n].shape, str(shared_data[n].dtype)) for n in names), str(record_dtype)
+
+
 def _patch_nutpie_wrappers() -> bool:
-    """Replace nutpie's C-callback builders by equivalents that compile ~5 s faster (pinned version only)."""
+    """Replace nutpie's C-callback builders by cacheable, lighter equivalents (pinned nutpie version only)."""
     if version("nutpie") != _PATCHED_NUTPIE:
         return False
     import numba
     import nutpie.compile_pymc as cp
+    from pytensor.link.numba.cache import compile_numba_function_src
 
     f64p = numba.types.CPointer(numba.types.double)
 
     def make_c_logp_func(n_dim, logp_fn, user_data, shared_logp, shared_data):
-        extract = cp.make_extraction_fn(logp_fn, shared_data, shared_logp, user_data.dtype)
-        c_sig = numba.types.int64(numba.types.uint64, f64p, f64p, f64p, numba.types.voidptr)
-
         # Same contract as nutpie's logp_numba: 0 ok, -1 wrong dimension, 3 non-finite gradient,
         # 4 non-finite log density.
-        def logp_numba(dim, x_, out_, logp_, user_data_):
-            if dim != n_dim:
-                return -1
-            logp_val, grad = extract(numba.carray(x_, (n_dim,)), user_data_)
-            logp_[0] = logp_val
-            finite = True
-            for i in range(n_dim):
-                out_[i] = grad[i]
-                finite = finite and np.isfinite(grad[i])
-            if not finite:
-                return 3
-            if not np.isfinite(logp_val):
-                return 4
-            return 0
-
-        return logp_numba, c_sig
+        extract = cp.make_extraction_fn(logp_fn, shared_data, shared_logp, user_data.dtype)
+        c_sig = numba.types.int64(numba.types.uint64, f64p, f64p, f64p, numba.types.voidptr)
+        key = _callback_key(logp_fn, "logp", n_dim, _shared_layout(shared_logp, shared_data, user_data.dtype))
+        env = {"__name__": __name__, "numba": numba, "np": np, "extract": extract, "n_dim": n_dim}
+        return compile_numba_function_src(_LOGP_SRC, "logp_numba", env, cache_key=key), c_sig
 
     def make_c_expand_func(n_dim, n_expanded, expand_fn, user_data, shared_vars, shared_data):
         extract = cp.make_extraction_fn(expand_fn, shared_data, shared_vars, user_data.dtype)
         c_sig = numba.types.int64(numba.types.uint64, numba.types.uint64, f64p, f64p, numba.types.voidptr)
-
-        def expand_numba(dim, expanded, x_, out_, user_data_):
-            if dim != n_dim or expanded != n_expanded:
-                return -1
-            (values,) = extract(numba.carray(x_, (n_dim,)), user_data_)
-            for i in range(n_expanded):
-                out_[i] = values[i]
-            return 0
-
-        return expand_numba, c_sig
+        layout = _shared_layout(shared_vars, shared_data, user_data.dtype)
+        key = _callback_key(expand_fn, "expand", n_dim, n_expanded, layout)
+        env = {"__name__": __name__, "numba": numba, "np": np, "extract": extract, "n_dim": n_dim,
+               "n_expanded": n_expanded}  # fmt: skip
+        return compile_numba_function_src(_EXPAND_SRC, "expand_numba", env, cache_key=key), c_sig
 
     cp._make_c_logp_func = make_c_logp_func
     cp._make_c_expand_func = make_c_expand_func
@@ -126,7 +165,9 @@ def compile_nutpie(model: pm.Model):
     enable()
     import nutpie
 
-    return nutpie.compile_pymc_model(model)
+    # cache=True: the C callbacks are stored under the keys of _callback_key (only with the patch active;
+    # nutpie's own closures would miss the cache every time).
+    return nutpie.compile_pymc_model(model, cache=_state["nutpie_patched"])
 
 
 def with_data(compiled, values: dict[str, np.ndarray]):

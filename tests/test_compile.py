@@ -86,3 +86,40 @@ def test_with_data_refits_without_recompiling_and_rejects_unknown_names():
         assert abs(float(idata.posterior["mu"].std()) - post_sd) < 0.03
     with pytest.raises(KeyError, match="not pm.Data of the compiled model: \\['why'\\]"):
         mc.with_data(compiled, {"why": np.zeros(20)})
+
+
+def test_c_callbacks_come_from_the_disk_cache_on_the_second_compile():
+    """A second compile of the same structure loads both C callbacks from disk and computes the same values.
+
+    The graph gets a constant unique to this test run, so the first compile cannot hit an old entry.
+    A data value baked into a cached callback would show up here: the second model has other data.
+    """
+    import ctypes
+    import uuid
+
+    if not mc.enable()["nutpie_patched"]:
+        pytest.skip("nutpie version changed: the cacheable callbacks are off (see models/compile.py)")
+    unique = 1.0 + uuid.uuid4().int % 10**6 / 10**7
+
+    def model(y):
+        with pm.Model() as m:
+            data = pm.Data("y", y)
+            mu = pm.Normal("mu", 0.0, unique)
+            pm.Normal("obs", mu, pm.HalfNormal("sigma", 1.0), observed=data)
+        return m
+
+    rng = np.random.default_rng(5)
+    first = mc.compile_nutpie(model(rng.standard_normal(15)))
+    y2 = 3.0 + rng.standard_normal(15)
+    second = mc.compile_nutpie(model(y2))
+    assert (first.compiled_logp_func.cache_hits, first.compiled_expand_func.cache_hits) == (0, 0)
+    assert (second.compiled_logp_func.cache_hits, second.compiled_expand_func.cache_hits) == (1, 1)
+    as_ptr = lambda a: a.ctypes.data_as(ctypes.POINTER(ctypes.c_double))  # noqa: E731
+    x = np.array([0.3, -0.2])
+    grad, logp = np.zeros(2), np.zeros(1)
+    status = second.compiled_logp_func.ctypes(2, as_ptr(x), as_ptr(grad), as_ptr(logp),
+                                              ctypes.c_void_p(second.user_data.ctypes.data))  # fmt: skip
+    ref_logp, ref_grad = second.logp_func(x)  # the second model's own data, through PyTensor
+    assert status == 0
+    assert_allclose(logp[0], ref_logp, rtol=1e-12)
+    assert_allclose(grad, ref_grad, rtol=1e-12)

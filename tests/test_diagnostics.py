@@ -7,7 +7,17 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from reanalysis.diagnostics import DIAGNOSTIC_COLUMNS, Gate, GateFailure, check, enforce, per_parameter
+from reanalysis.diagnostics import (
+    DIAGNOSTIC_COLUMNS,
+    Gate,
+    GateFailure,
+    check,
+    enforce,
+    judge,
+    per_parameter,
+    read_measures,
+    write_measures,
+)  # fmt: skip
 
 CHAINS, DRAWS = 4, 1000
 
@@ -216,3 +226,28 @@ def test_participant_ids_never_appear_in_parameter_labels():
         sample_stats={"diverging": np.zeros((4, 500), bool), "energy": rng.normal(size=(4, 500))},
     )
     assert list(per_parameter(idata)["parameter"]) == ["v_z[#1]", "v_z[#2]", "v_z[#3]"]
+
+
+def test_measures_written_by_the_fit_job_judge_like_the_draws(tmp_path):
+    """The gate job judges the JSON the fit job wrote: same row as judging the draws, NaN and constants kept."""
+    idata = make_idata(seed=8, n_divergent=2)
+    theta = idata.posterior["theta"].values.copy()
+    theta[0, :10, 2] = np.nan
+    idata.posterior["theta"] = (("chain", "draw", "theta_dim_0"), theta)
+    idata.posterior["zero"] = (("chain", "draw"), np.zeros((CHAINS, DRAWS)))
+    path = tmp_path / "fit.convergence.json"
+    write_measures(idata, str(path))
+    for gate in (Gate(), Gate(r_hat_max=2.0, divergences_max=5)):
+        from_json = judge(read_measures(str(path)), gate, "m", "p")
+        direct = check(idata, gate, "m", "p")
+        assert from_json.keys() == direct.keys()
+        for key, value in direct.items():
+            assert from_json[key] == value or (np.isnan(value) and np.isnan(from_json[key])), key
+    assert from_json["n_constant"] == 1 and np.isnan(from_json["max_r_hat"])
+
+
+def test_truncated_measures_file_names_itself(tmp_path):
+    path = tmp_path / "x.convergence.json"
+    path.write_text('{"parameters": [], "divergences": 0}')
+    with pytest.raises(ValueError, match=r"x.convergence.json: convergence measures lack \['min_ebfmi', 'n_draws'\]"):
+        read_measures(str(path))

@@ -4,7 +4,7 @@
 
 rule check_convergence:
     input:
-        idata=get_idata,
+        convergence=get_convergence,
     output:
         diagnostics="results/checks/{model}/{prior}.diagnostics.csv",
     log:

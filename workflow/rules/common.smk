@@ -168,8 +168,8 @@ def get_participant_raw(wildcards):
     return [c["file"] for c in COHORTS.values() if c["file"] != "synthetic"]
 
 
-def get_idata(wildcards):
-    return f"results/fits/{wildcards.model}/{wildcards.prior}.nc"
+def get_convergence(wildcards):
+    return f"results/fits/{wildcards.model}/{wildcards.prior}.convergence.json"
 
 
 def get_main_idata(wildcards):

@@ -7,6 +7,7 @@ rule fit:
         observations=get_observations,
     output:
         idata="results/fits/{model}/{prior}.nc",
+        convergence="results/fits/{model}/{prior}.convergence.json",
     log:
         "logs/fits/{model}/{prior}.log",
     benchmark:
@@ -34,6 +35,7 @@ rule fit_participant:
         clean=get_participant_clean,
     output:
         idata="results/fits/{model}/{prior}.nc",
+        convergence="results/fits/{model}/{prior}.convergence.json",
     log:
         "logs/fits/{model}/{prior}.log",
     benchmark:

@@ -10,6 +10,7 @@ rule fit_variant_published:
         observations=f"results/data/published/observations.{config['published']['n_source']}.csv",
     output:
         idata="results/variants/{model}/{prior}.{variant}.nc",
+        convergence="results/variants/{model}/{prior}.{variant}.convergence.json",
     log:
         "logs/variants/{model}/{prior}.{variant}.log",
     benchmark:
@@ -36,6 +37,7 @@ rule fit_variant_participant:
         clean=get_participant_clean,
     output:
         idata="results/variants/{model}/{prior}.{variant}.nc",
+        convergence="results/variants/{model}/{prior}.{variant}.convergence.json",
     log:
         "logs/variants/{model}/{prior}.{variant}.log",
     benchmark:
@@ -60,7 +62,7 @@ rule fit_variant_participant:
 
 rule check_variant:
     input:
-        idata="results/variants/{model}/{prior}.{variant}.nc",
+        convergence="results/variants/{model}/{prior}.{variant}.convergence.json",
     output:
         diagnostics="results/checks/variants/{model}/{prior}.{variant}.diagnostics.csv",
     log:

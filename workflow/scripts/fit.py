@@ -3,11 +3,14 @@
 from models.sampling import SamplerSettings, fit
 from models.sensitivity import prior_set_variables
 from reanalysis import builders
+from reanalysis.diagnostics import write_measures
 from reanalysis.provenance import fit_attrs
 from reanalysis.scripting import log_to
 
 
-def main(obs_path, prior_set, prior_name, model_name, grouping, likelihood, sampler, seed, threads, out, log) -> None:
+def main(
+    obs_path, prior_set, prior_name, model_name, grouping, likelihood, sampler, seed, threads, out, convergence, log
+) -> None:
     model = builders.published(obs_path, grouping, prior_set, likelihood).model
     settings = SamplerSettings.from_config(sampler, cores=threads)
     log.info("fitting %s under %s with %s", model_name, prior_name, settings)
@@ -17,7 +20,8 @@ def main(obs_path, prior_set, prior_name, model_name, grouping, likelihood, samp
     # the priors a prior set controls: the ones power-scaling sensitivity perturbs
     idata.attrs["prior_set_variables"] = ",".join(prior_set_variables(model))
     idata.to_netcdf(out)
-    log.info("wrote %s", out)
+    write_measures(idata, convergence)  # judged by the gate job, which then needs no arviz
+    log.info("wrote %s and %s", out, convergence)
 
 
 with log_to(snakemake.log[0]) as log:
@@ -32,5 +36,6 @@ with log_to(snakemake.log[0]) as log:
         int(snakemake.params.seed),
         snakemake.threads,
         snakemake.output.idata,
+        snakemake.output.convergence,
         log,
     )

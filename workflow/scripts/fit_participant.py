@@ -6,11 +6,14 @@ import xarray as xr
 from models.sampling import SamplerSettings, fit
 from models.sensitivity import prior_set_variables
 from reanalysis import builders
+from reanalysis.diagnostics import write_measures
 from reanalysis.provenance import fit_attrs
 from reanalysis.scripting import log_to
 
 
-def main(clean_path, info, spec, prior_set, prior_name, model_name, residual, sampler, seed, threads, out, log):
+def main(
+    clean_path, info, spec, prior_set, prior_name, model_name, residual, sampler, seed, threads, out, convergence, log
+):
     built = builders.participant(clean_path, info, spec, prior_set, residual)
     data, outcome = built.data, built.data.outcome
     settings = SamplerSettings.from_config(sampler, cores=threads)
@@ -38,7 +41,8 @@ def main(clean_path, info, spec, prior_set, prior_name, model_name, residual, sa
     # the priors a prior set controls: the ones power-scaling sensitivity perturbs
     idata.attrs["prior_set_variables"] = ",".join(prior_set_variables(built.model))
     idata.to_netcdf(out)
-    log.info("wrote %s", out)
+    write_measures(idata, convergence)  # judged by the gate job, which then needs no arviz
+    log.info("wrote %s and %s", out, convergence)
 
 
 with log_to(snakemake.log[0]) as log:
@@ -54,5 +58,6 @@ with log_to(snakemake.log[0]) as log:
         int(snakemake.params.seed),
         snakemake.threads,
         snakemake.output.idata,
+        snakemake.output.convergence,
         log,
     )

@@ -3,15 +3,23 @@
 Every posterior variable is checked (raw offsets included: a sampler that cannot explore them has not
 explored the model). The result names the worst parameter for each criterion, so a failure message can
 say exactly what to look at.
+
+Measuring and judging are separate: the fit job measures (:func:`measure`, while the draws are in memory
+and arviz is loaded) and writes a small JSON; the gate job judges it against the thresholds
+(:func:`judge`) with no arviz import or netCDF read, and editing a threshold re-runs only the gate jobs.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import arviz as az
 import numpy as np
 import pandas as pd
+
+if TYPE_CHECKING:
+    import arviz as az
 
 DIAGNOSTIC_COLUMNS = [
     "model", "prior_set", "passed", "max_r_hat", "worst_r_hat_parameter", "min_ess_bulk",
@@ -55,6 +63,8 @@ def _label(name: str, coords: dict) -> str:
 
 def per_parameter(idata: az.InferenceData) -> pd.DataFrame:
     """R-hat and ESS of every scalar in the posterior, one row each."""
+    import arviz as az
+
     post = idata.posterior
     stats = {"r_hat": az.rhat(post), "ess_bulk": az.ess(post, method="bulk"), "ess_tail": az.ess(post, method="tail")}
     rows = []
@@ -73,19 +83,45 @@ def per_parameter(idata: az.InferenceData) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
-def check(idata: az.InferenceData, gate: Gate, model: str, prior_set: str) -> dict:
+def measure(idata: az.InferenceData) -> dict:
+    """Everything the gate looks at, as plain values: per-parameter R-hat/ESS, divergences, E-BFMI."""
+    import arviz as az
+
+    return {
+        "parameters": per_parameter(idata).to_dict("records"),
+        "divergences": int(idata.sample_stats["diverging"].sum()),
+        "min_ebfmi": float(np.min(az.bfmi(idata))),
+        "n_draws": int(idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]),
+    }
+
+
+def write_measures(idata: az.InferenceData, path: str) -> None:
+    with open(path, "w") as fh:
+        json.dump(measure(idata), fh, indent=1)  # NaN (undefined R-hat) is written as NaN and read back
+
+
+def read_measures(path: str) -> dict:
+    with open(path) as fh:
+        measured = json.load(fh)
+    missing = {"parameters", "divergences", "min_ebfmi", "n_draws"} - set(measured)
+    if missing:
+        raise ValueError(f"{path}: convergence measures lack {sorted(missing)}; re-run the fit that wrote it")
+    return measured
+
+
+def judge(measured: dict, gate: Gate, model: str, prior_set: str) -> dict:
     """One diagnostics row; ``failures`` says which criterion failed and for which parameter."""
-    every = per_parameter(idata)
+    every = pd.DataFrame(measured["parameters"], columns=["parameter", "constant", "r_hat", "ess_bulk", "ess_tail"])
     # exactly constant in every chain (e.g. a change from the reference level, 0 by definition): nothing to
     # converge, and R-hat is undefined; a stuck sampler would not give identical values in independent chains
-    table = every[~every["constant"]]
+    table = every[~every["constant"].astype(bool)].astype({"r_hat": float, "ess_bulk": float, "ess_tail": float})
     worst = {  # a NaN diagnostic (non-finite draws) is the worst, not skipped
         "r_hat": table.loc[table["r_hat"].fillna(np.inf).idxmax()],
         "ess_bulk": table.loc[table["ess_bulk"].fillna(-np.inf).idxmin()],
         "ess_tail": table.loc[table["ess_tail"].fillna(-np.inf).idxmin()],
     }
-    divergences = int(idata.sample_stats["diverging"].sum())
-    ebfmi = float(np.min(az.bfmi(idata)))
+    divergences = int(measured["divergences"])
+    ebfmi = float(measured["min_ebfmi"])
     failures = []
     if not worst["r_hat"]["r_hat"] <= gate.r_hat_max:
         failures.append(f"R-hat {worst['r_hat']['r_hat']:.3f} > {gate.r_hat_max} for {worst['r_hat']['parameter']}")
@@ -108,10 +144,15 @@ def check(idata: az.InferenceData, gate: Gate, model: str, prior_set: str) -> di
         "worst_ess_tail_parameter": worst["ess_tail"]["parameter"],
         "divergences": divergences,
         "min_ebfmi": ebfmi,
-        "n_draws": int(idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]),
-        "n_constant": int(every["constant"].sum()),
+        "n_draws": int(measured["n_draws"]),
+        "n_constant": int(every["constant"].astype(bool).sum()),
         "failures": "; ".join(failures),
     }
+
+
+def check(idata: az.InferenceData, gate: Gate, model: str, prior_set: str) -> dict:
+    """Measure and judge in one step (the pipeline splits them across the fit and gate jobs)."""
+    return judge(measure(idata), gate, model, prior_set)
 
 
 def enforce(row: dict, gate: Gate) -> None:
