@@ -91,8 +91,10 @@ def test_with_data_refits_without_recompiling_and_rejects_unknown_names():
 def test_c_callbacks_come_from_the_disk_cache_on_the_second_compile():
     """A second compile of the same structure loads both C callbacks from disk and computes the same values.
 
-    The graph gets a constant unique to this test run, so the first compile cannot hit an old entry.
-    A data value baked into a cached callback would show up here: the second model has other data.
+    The log density gets a constant unique to this test run, so its first compile cannot hit an old entry
+    (the expand callback maps unconstrained to constrained values, which no prior constant enters, so it
+    may already be cached). A data value baked into a cached callback would show up here: the second
+    model has other data.
     """
     import ctypes
     import uuid
@@ -112,7 +114,7 @@ def test_c_callbacks_come_from_the_disk_cache_on_the_second_compile():
     first = mc.compile_nutpie(model(rng.standard_normal(15)))
     y2 = 3.0 + rng.standard_normal(15)
     second = mc.compile_nutpie(model(y2))
-    assert (first.compiled_logp_func.cache_hits, first.compiled_expand_func.cache_hits) == (0, 0)
+    assert first.compiled_logp_func.cache_hits == 0
     assert (second.compiled_logp_func.cache_hits, second.compiled_expand_func.cache_hits) == (1, 1)
     as_ptr = lambda a: a.ctypes.data_as(ctypes.POINTER(ctypes.c_double))  # noqa: E731
     x = np.array([0.3, -0.2])
