@@ -87,6 +87,14 @@ def copy_tree(dest: Path) -> None:
     (dest / ".venv").symlink_to(ROOT / ".venv")
 
 
+def check_imports_from(work: Path, env: dict) -> None:
+    code = "import models, reanalysis; print(models.__file__); print(reanalysis.__file__)"
+    out = subprocess.run([str(VENV_BIN / "python"), "-c", code], cwd=work, env=env, check=True, capture_output=True,
+                         text=True).stdout.split()  # fmt: skip
+    if not all(Path(p).resolve().is_relative_to(work.resolve()) for p in out):
+        raise RuntimeError(f"the bench copy imports code from outside itself: {out}")
+
+
 def edit_prior(config: Path) -> None:
     text = config.read_text()
     old = "rho: {lower95: -0.3, upper95: 0.3}"
@@ -142,7 +150,11 @@ def main(out: Path, cores: int) -> dict:
         work, cache = Path(tmp) / "repo", Path(tmp) / "pytensor-cache"
         work.mkdir()
         copy_tree(work)
-        env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}"}
+        # The .venv's editable install points at this checkout; PYTHONPATH puts the copy's own models/ and
+        # reanalysis/ first, so the bench measures the committed code and nothing uncommitted.
+        pythonpath = os.pathsep.join([str(work), str(work / "workflow" / "lib")])
+        env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}", "PYTHONPATH": pythonpath}
+        check_imports_from(work, env)
         snake = [str(VENV_BIN / "snakemake"), "--cores", str(cores)]
         print("(a) cold pipeline ...", flush=True)
         results["a_cold"] = timed(snake, work, env)

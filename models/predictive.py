@@ -1,4 +1,5 @@
-"""Posterior predictive check of Track A: would the model reproduce each published statistic?
+"""Posterior predictive checks: would the model reproduce each published statistic (Track A), and each group
+mean of the participant data (Track B)?
 
 The sample r of a row is simulated exactly, not through Fisher's approximation: the scatter matrix of n
 bivariate-normal draws is Wishart(n - 1, Sigma), drawn with the Bartlett decomposition (for 2 x 2:
@@ -62,3 +63,53 @@ def published_ppc(rho_draws: np.ndarray, obs: pd.DataFrame, seed: int, model: st
             "p_observed_event": p_event, "outside_95": outside,
         })  # fmt: skip
     return pd.DataFrame(records, columns=PPC_COLUMNS)
+
+
+# --- Track B: group means of replicated data --------------------------------------------------------------------
+
+GROUP_PPC_COLUMNS = [
+    "model", "prior_set", "group", "n_observed", "observed_mean", "pred_low", "pred_median", "pred_high",
+    "p_below", "outside_95",
+]  # fmt: skip
+
+
+def group_mean_ppc(
+    observed: np.ndarray, predicted: np.ndarray, groups: np.ndarray, model: str, prior_set: str
+) -> pd.DataFrame:
+    """Observed mean of each group (a follow-up, an alliance timepoint) against its posterior predictive distribution.
+
+    ``observed``: the observed values (n_obs,); ``predicted``: replicated data, n_obs x draws; ``groups``: a label
+    per observed value (groups keep their order of first appearance). The replicated mean of a group is the
+    mean of its replicated values in each draw; ``p_below`` is the predictive probability of a mean at or below
+    the observed one, and a mean outside the central 95% of its predictive distribution is flagged.
+    """
+    observed, predicted, groups = np.asarray(observed, float), np.asarray(predicted, float), np.asarray(groups)
+    if predicted.shape[0] != observed.shape[0] or groups.shape != observed.shape:
+        raise ValueError(
+            f"{model}/{prior_set}: {observed.shape[0]} observed values, {predicted.shape[0]} replicated rows and "
+            f"{groups.shape[0]} group labels; expected one of each per observed value"
+        )
+    records = []
+    for label, pred in replicated_group_means(predicted, groups).items():
+        mask = groups == label
+        obs_mean = float(observed[mask].mean())
+        lo, med, hi = np.quantile(pred, [0.025, 0.5, 0.975])
+        records.append({
+            "model": model, "prior_set": prior_set, "group": str(label), "n_observed": int(mask.sum()),
+            "observed_mean": obs_mean, "pred_low": lo, "pred_median": med, "pred_high": hi,
+            "p_below": float(np.mean(pred <= obs_mean)), "outside_95": not lo <= obs_mean <= hi,
+        })  # fmt: skip
+    return pd.DataFrame(records, columns=GROUP_PPC_COLUMNS)
+
+
+def replicated_group_means(predicted: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:
+    """Label -> the group's replicated mean in every draw (groups in order of first appearance)."""
+    groups = np.asarray(groups)
+    return {str(g): np.asarray(predicted)[groups == g].mean(axis=0) for g in dict.fromkeys(groups.tolist())}
+
+
+def ppc_reading(table: pd.DataFrame, what: str) -> str:
+    """One sentence for the report: how many observed group means fall outside their 95% predictive interval."""
+    outside = table.loc[table["outside_95"].astype(bool), "group"].tolist()
+    text = f"{len(outside)} of {len(table)} observed {what} outside the 95% predictive interval"
+    return text + (": " + ", ".join(outside) + "." if outside else ".")

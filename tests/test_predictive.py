@@ -44,3 +44,35 @@ def test_interval_rows_use_the_probability_of_the_reported_event():
     two = _obs(kind="interval", r_lo1=-0.9, r_hi1=-0.2, r_lo2=0.2, r_hi2=0.9)
     p_two = published_ppc(rho, two, 0, "m", "p").iloc[0]["p_observed_event"]
     assert p_two > fits.iloc[0]["p_observed_event"]  # a union of intervals is at least as probable
+
+
+# --- Track B: group means ------------------------------------------------------------------------------------------
+
+
+def test_group_mean_ppc_quantiles_match_the_closed_form_and_flag_a_shifted_group():
+    """Replicates iid N(0, 1): a group mean of n values is N(0, 1/n) in closed form, so its 95% interval is
+    +-1.96/sqrt(n). A group whose observed values are shifted by 1 (10 standard errors) must be flagged."""
+    from models.predictive import group_mean_ppc, ppc_reading
+
+    rng = np.random.default_rng(11)
+    groups = np.repeat(["fu1", "fu2", "fu3"], [100, 100, 50])
+    observed = rng.standard_normal(groups.size)
+    observed[groups == "fu2"] += 1.0
+    predicted = rng.standard_normal((groups.size, 8000))
+    table = group_mean_ppc(observed, predicted, groups, "m", "reference")
+    assert list(table["group"]) == ["fu1", "fu2", "fu3"] and list(table["n_observed"]) == [100, 100, 50]
+    for n, (_, row) in zip([100, 100, 50], table.iterrows(), strict=True):
+        half = 1.959964 / np.sqrt(n)
+        assert row["pred_low"] == pytest.approx(-half, abs=0.15 * half)
+        assert row["pred_high"] == pytest.approx(half, abs=0.15 * half)
+    assert list(table["outside_95"]) == [False, True, False]
+    assert table.loc[1, "p_below"] > 0.999
+    reading = ppc_reading(table, "follow-up means")
+    assert reading == "1 of 3 observed follow-up means outside the 95% predictive interval: fu2."
+
+
+def test_group_mean_ppc_rejects_misaligned_inputs():
+    from models.predictive import group_mean_ppc
+
+    with pytest.raises(ValueError, match="m/p: 3 observed values, 2 replicated rows and 3 group labels"):
+        group_mean_ppc(np.zeros(3), np.zeros((2, 10)), np.array(["a", "a", "b"]), "m", "p")

@@ -161,7 +161,16 @@ def get_participant_figures(wildcards):
         for m in outcome_models()
         for kind in ("slopes", "ppc")
     ]
-    return figures + [f"results/figures/{c}_alliance/trajectory.png" for c in COHORTS]
+    return figures + [
+        f"results/figures/{c}_alliance/{kind}.png"
+        for c in COHORTS
+        for kind in ("trajectory", "ppc")
+    ]
+
+
+def get_participant_ppc_tables(wildcards):
+    models = outcome_models() + [f"{c}_alliance" for c in COHORTS]
+    return [f"results/tables/ppc/{m}.csv" for m in models]
 
 
 def get_participant_raw(wildcards):

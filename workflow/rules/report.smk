@@ -106,6 +106,7 @@ rule plot_participant:
             category="Track B: participant models",
             subcategory="{model}",
         ),
+        ppc_table="results/tables/ppc/{model}.csv",
     log:
         "logs/report/plot_participant.{model}.log",
     benchmark:
@@ -130,6 +131,13 @@ rule plot_alliance:
             category="Track B: participant models",
             subcategory="{cohort}",
         ),
+        ppc=report(
+            "results/figures/{cohort}_alliance/ppc.png",
+            caption="../report/captions/participant_ppc.rst",
+            category="Track B: participant models",
+            subcategory="{cohort}",
+        ),
+        ppc_table="results/tables/ppc/{cohort}_alliance.csv",
     log:
         "logs/report/plot_alliance.{cohort}.log",
     benchmark:
@@ -162,6 +170,7 @@ rule report:
         densities=rules.plot_densities.output.figure,
         participant_raw=get_participant_raw,
         participant_figures=get_participant_figures,
+        participant_ppc=get_participant_ppc_tables,
         frequentist=expand(rules.frequentist.output.table, cohort=COHORTS),
         missingness=expand(rules.participant_data.output.missingness, cohort=COHORTS),
         participant_cleaning=expand(

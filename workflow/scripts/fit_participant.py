@@ -11,6 +11,15 @@ from reanalysis.provenance import fit_attrs
 from reanalysis.scripting import log_to
 
 
+def add_labels(idata, name: str, dim: str, labels: np.ndarray) -> None:
+    """Store a label per observed value in constant_data (the grouping of a posterior predictive check)."""
+    labels = xr.Dataset({name: (dim, labels.astype(str))})
+    if "constant_data" in idata.groups():
+        idata.constant_data = idata.constant_data.assign({name: labels[name]})
+    else:
+        idata.add_groups(constant_data=labels)
+
+
 def main(
     clean_path, info, spec, prior_set, prior_name, model_name, residual, sampler, seed, threads, out, convergence, log
 ):
@@ -20,12 +29,7 @@ def main(
     if built.kind == "outcome":
         idata = fit(built.model, settings, seed, predictive=("y",))
         # follow-up of every observed outcome, so the posterior predictive check can group by follow-up
-        followup = np.asarray(data.followups)[data.followup_observed_cells[1]]
-        labels = xr.Dataset({"y_followup": ("y_obs", followup.astype(str))})
-        if "constant_data" in idata.groups():
-            idata.constant_data = idata.constant_data.assign(y_followup=labels["y_followup"])
-        else:
-            idata.add_groups(constant_data=labels)
+        add_labels(idata, "y_followup", "y_obs", np.asarray(data.followups)[data.followup_observed_cells[1]])
         # y is modelled on the standardised scale; these bring it back to outcome points
         idata.attrs.update(
             outcome=outcome,
@@ -34,7 +38,10 @@ def main(
             outcome_scale=data.outcome_scale,
         )
     else:
-        idata = fit(built.model, settings, seed)
+        idata = fit(built.model, settings, seed, predictive=("x_observed",))
+        # alliance timepoint of every observed alliance value, for the posterior predictive check by timepoint
+        timepoint = np.asarray(data.alliance_timepoints)[data.alliance_observed_cells[1]]
+        add_labels(idata, "x_time", "alliance_obs", timepoint)
     log.info("fitted %s under %s with %s", model_name, prior_name, settings)
     idata.attrs.update(fit_attrs("participant", model_name, prior_name, prior_set, seed, sampler, clean_path))
     idata.attrs.update(cohort=info["cohort"], synthetic=str(spec["file"] == "synthetic"))

@@ -1,20 +1,34 @@
-"""Figure of one cohort's alliance trajectory model. Synthetic cohorts are stamped SYNTHETIC."""
+"""Figures of one cohort's alliance trajectory model: the change over treatment, and the posterior predictive
+check of the mean alliance at each timepoint, with its table. Synthetic cohorts are stamped SYNTHETIC."""
 
 import arviz as az
 
-from reanalysis.plots import alliance_trajectory, mark_synthetic, save
-from reanalysis.scripting import log_to
+from models.predictive import group_mean_ppc, replicated_group_means
+from reanalysis.plots import alliance_trajectory, group_ppc, mark_synthetic, save
+from reanalysis.scripting import log_to, write_table
 
 
-def main(idata_path: str, spec: dict, out: str, log) -> None:
+def main(idata_path: str, model: str, spec: dict, out: str, ppc_out: str, ppc_table_out: str, log) -> None:
     synthetic = spec["file"] == "synthetic"
-    title = f"{spec['label']}: alliance over treatment" + (" · SYNTHETIC DATA" if synthetic else "")
-    fig = alliance_trajectory(az.from_netcdf(idata_path), title)
-    if synthetic:
-        mark_synthetic(fig)
-    save(fig, out)
-    log.info("wrote %s", out)
+    tag = " · SYNTHETIC DATA" if synthetic else ""
+    idata = az.from_netcdf(idata_path)
+    figures = [(alliance_trajectory(idata, f"{spec['label']}: alliance over treatment{tag}"), out)]
+    timepoint = idata.constant_data["x_time"].values.astype(str)
+    observed = idata.observed_data["x_observed"].values
+    predicted = idata.posterior_predictive["x_observed"].stack(s=("chain", "draw")).values  # alliance_obs x draws
+    table = group_mean_ppc(observed, predicted, timepoint, model, idata.attrs["prior_set"])
+    write_table(table, ppc_table_out)
+    what = f"mean alliance ({spec['alliance']['measure']})"
+    title = f"{spec['label']}: alliance, posterior predictive check{tag}"
+    figures.append((group_ppc(dict(zip(table["group"], table["observed_mean"], strict=True)),
+                              replicated_group_means(predicted, timepoint), title, what), ppc_out))  # fmt: skip
+    for fig, path in figures:
+        if synthetic:
+            mark_synthetic(fig)
+        save(fig, path)
+    log.info("wrote %s, %s and %s (%d flagged)", out, ppc_out, ppc_table_out, int(table["outside_95"].sum()))
 
 
 with log_to(snakemake.log[0]) as log:
-    main(snakemake.input.idata, dict(snakemake.params.spec), snakemake.output.figure, log)
+    main(snakemake.input.idata, f"{snakemake.wildcards.cohort}_alliance", dict(snakemake.params.spec),
+         snakemake.output.figure, snakemake.output.ppc, snakemake.output.ppc_table, log)  # fmt: skip

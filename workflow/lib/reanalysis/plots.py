@@ -158,8 +158,10 @@ def alliance_trajectory(idata: az.InferenceData, title: str) -> plt.Figure:
     return fig
 
 
-def followup_ppc(observed: dict[str, float], predicted: dict[str, np.ndarray], title: str) -> plt.Figure:
-    """Observed mean outcome at each follow-up against its posterior predictive distribution."""
+def group_ppc(
+    observed: dict[str, float], predicted: dict[str, np.ndarray], title: str, what: str = "mean outcome (points)"
+) -> plt.Figure:
+    """Observed mean of each group (follow-up, alliance timepoint) against its posterior predictive distribution."""
     labels = list(observed)
     fig, ax = plt.subplots(figsize=(6.5, 2.2 + 0.45 * len(labels)))
     for j, label in enumerate(labels):
@@ -170,7 +172,7 @@ def followup_ppc(observed: dict[str, float], predicted: dict[str, np.ndarray], t
         ax.plot(observed[label], j, marker="D", color="black", ms=7)
     ax.set_yticks(range(len(labels)), labels)
     ax.invert_yaxis()
-    ax.set_xlabel("mean outcome (points): predictive distribution and 95% interval; observed ◆")
+    ax.set_xlabel(f"{what}: predictive distribution and 95% interval; observed ◆")
     ax.set_title(_wrap(title, 70), fontsize=10)
     fig.tight_layout()
     return fig

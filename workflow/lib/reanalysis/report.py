@@ -17,6 +17,7 @@ import pandas as pd
 import yaml
 from scipy import stats
 
+from models.predictive import ppc_reading
 from models.priors import to_z_prior
 from reanalysis import workflow_report
 from reanalysis.dag import DPI
@@ -198,6 +199,8 @@ def participant_context(inputs, config: dict, summary: pd.DataFrame, probs: pd.D
             "missingness": _by_name(inputs.missingness, f"/{name}/"),
             "frequentist": _by_name(inputs.frequentist, f"/{name}.csv"),
             "trajectory": _by_name(inputs.participant_figures, f"/{name}_alliance/trajectory.png"),
+            "alliance_ppc": _by_name(inputs.participant_figures, f"/{name}_alliance/ppc.png"),
+            "alliance_ppc_table": _by_name(inputs.participant_ppc, f"/{name}_alliance.csv"),
         }
         missingness = pd.read_csv(paths["missingness"])
         freq = pd.read_csv(paths["frequentist"])
@@ -206,11 +209,13 @@ def participant_context(inputs, config: dict, summary: pd.DataFrame, probs: pd.D
             model = f"{name}_outcome_{outcome}"
             mean_probs = probs[(probs["model"] == model) & (probs["parameter"] == "slope_mean_points")]
             figures = {kind: _by_name(inputs.participant_figures, f"/{model}/{kind}.png") for kind in ("slopes", "ppc")}
+            figures["ppc_table"] = _by_name(inputs.participant_ppc, f"/{model}.csv")
             sections.append({
                 "outcome": outcome, "model": model, "mcid": o["mcid"], "mcid_source": o["mcid_source"],
                 "reference_prior": reference, "paths": figures,
                 "slopes": inline_png(figures["slopes"]),
                 "ppc": inline_png(figures["ppc"]),
+                "ppc_reading": ppc_reading(pd.read_csv(figures["ppc_table"]), "follow-up means"),
                 "thresholds": html_table(threshold_pivot(mean_probs, model, "slope_mean_points")),
                 "comparison": html_table(slope_comparison(freq[freq["outcome"] == outcome], summary, model, reference)),
             })  # fmt: skip
@@ -224,6 +229,8 @@ def participant_context(inputs, config: dict, summary: pd.DataFrame, probs: pd.D
             "n_log": len(pd.read_csv(_by_name(inputs.participant_cleaning, f"/{name}/"))),
             "missingness": html_table(missingness),
             "trajectory": inline_png(paths["trajectory"]), "paths": paths,
+            "alliance_ppc": inline_png(paths["alliance_ppc"]),
+            "alliance_ppc_reading": ppc_reading(pd.read_csv(paths["alliance_ppc_table"]), "alliance timepoint means"),
             "outcome_sections": sections,
         })  # fmt: skip
     return out
