@@ -145,7 +145,9 @@ def fit_times(cwd: Path, env: dict) -> dict:
 
 
 def main(out: Path, cores: int) -> dict:
-    results = {"machine": machine(), "cores": cores, "when": time.strftime("%Y-%m-%d %H:%M:%S %Z")}
+    commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True)
+    results = {"machine": machine(), "cores": cores, "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+               "commit": commit.stdout.strip()}  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="alliance-bench-") as tmp:
         work, cache = Path(tmp) / "repo", Path(tmp) / "pytensor-cache"
         work.mkdir()

@@ -112,7 +112,8 @@ def main() -> str:
                   f"{b['machine'].get('load_average_at_start')}); the pipeline part (a-e) was not run in this",
                   "bench run. Treat single cells as ±30%; within-row ratios share the load.", ""]  # fmt: skip
     if p:
-        lines += [f"Run: {p['when']}, `snakemake --cores {p['cores']}`.", ""] + pipeline_section(p)
+        at = f", commit `{p['commit'][:7]}`" if "commit" in p else ""
+        lines += [f"Run: {p['when']}{at}, `snakemake --cores {p['cores']}`.", ""] + pipeline_section(p)
     if b:
         lines += brms_section(p, b, s)
     if s:

@@ -68,20 +68,29 @@ def published_ppc(rho_draws: np.ndarray, obs: pd.DataFrame, seed: int, model: st
 # --- Track B: group means of replicated data --------------------------------------------------------------------
 
 GROUP_PPC_COLUMNS = [
-    "model", "prior_set", "group", "n_observed", "observed_mean", "pred_low", "pred_median", "pred_high",
+    "model", "prior_set", "group", "statistic", "n_observed", "observed", "pred_low", "pred_median", "pred_high",
     "p_below", "outside_95",
 ]  # fmt: skip
+# The models give every group its own mean, so the mean check mostly catches gross errors (p near .5 is the
+# expected result); the spread is pooled across groups, so the SD check can show a group the model misfits.
+GROUP_STATISTICS = {"mean": np.mean, "sd": lambda x, axis=None: np.std(x, axis=axis, ddof=1)}
 
 
-def group_mean_ppc(
+def replicated_group_statistics(predicted: np.ndarray, groups: np.ndarray, statistic: str) -> dict[str, np.ndarray]:
+    """Label -> the group's statistic (mean or sd) of the replicated data in every draw (order of first appearance)."""
+    groups, predicted, stat = np.asarray(groups), np.asarray(predicted, float), GROUP_STATISTICS[statistic]
+    return {str(g): stat(predicted[groups == g], axis=0) for g in dict.fromkeys(groups.tolist())}
+
+
+def group_ppc_table(
     observed: np.ndarray, predicted: np.ndarray, groups: np.ndarray, model: str, prior_set: str
 ) -> pd.DataFrame:
-    """Observed mean of each group (a follow-up, an alliance timepoint) against its posterior predictive distribution.
+    """Observed mean and SD of each group (a follow-up, an alliance timepoint) against their posterior predictive
+    distributions.
 
     ``observed``: the observed values (n_obs,); ``predicted``: replicated data, n_obs x draws; ``groups``: a label
-    per observed value (groups keep their order of first appearance). The replicated mean of a group is the
-    mean of its replicated values in each draw; ``p_below`` is the predictive probability of a mean at or below
-    the observed one, and a mean outside the central 95% of its predictive distribution is flagged.
+    per observed value. ``p_below`` is the predictive probability of a statistic at or below the observed one; a
+    statistic outside the central 95% of its predictive distribution is flagged. Groups of one value get no SD.
     """
     observed, predicted, groups = np.asarray(observed, float), np.asarray(predicted, float), np.asarray(groups)
     if predicted.shape[0] != observed.shape[0] or groups.shape != observed.shape:
@@ -90,26 +99,24 @@ def group_mean_ppc(
             f"{groups.shape[0]} group labels; expected one of each per observed value"
         )
     records = []
-    for label, pred in replicated_group_means(predicted, groups).items():
-        mask = groups == label
-        obs_mean = float(observed[mask].mean())
-        lo, med, hi = np.quantile(pred, [0.025, 0.5, 0.975])
-        records.append({
-            "model": model, "prior_set": prior_set, "group": str(label), "n_observed": int(mask.sum()),
-            "observed_mean": obs_mean, "pred_low": lo, "pred_median": med, "pred_high": hi,
-            "p_below": float(np.mean(pred <= obs_mean)), "outside_95": not lo <= obs_mean <= hi,
-        })  # fmt: skip
+    for statistic, stat in GROUP_STATISTICS.items():
+        for label, pred in replicated_group_statistics(predicted, groups, statistic).items():
+            mask = groups == label
+            if statistic == "sd" and mask.sum() < 2:
+                continue
+            value = float(stat(observed[mask]))
+            lo, med, hi = np.quantile(pred, [0.025, 0.5, 0.975])
+            records.append({
+                "model": model, "prior_set": prior_set, "group": str(label), "statistic": statistic,
+                "n_observed": int(mask.sum()), "observed": value, "pred_low": lo, "pred_median": med, "pred_high": hi,
+                "p_below": float(np.mean(pred <= value)), "outside_95": not lo <= value <= hi,
+            })  # fmt: skip
     return pd.DataFrame(records, columns=GROUP_PPC_COLUMNS)
 
 
-def replicated_group_means(predicted: np.ndarray, groups: np.ndarray) -> dict[str, np.ndarray]:
-    """Label -> the group's replicated mean in every draw (groups in order of first appearance)."""
-    groups = np.asarray(groups)
-    return {str(g): np.asarray(predicted)[groups == g].mean(axis=0) for g in dict.fromkeys(groups.tolist())}
-
-
 def ppc_reading(table: pd.DataFrame, what: str) -> str:
-    """One sentence for the report: how many observed group means fall outside their 95% predictive interval."""
-    outside = table.loc[table["outside_95"].astype(bool), "group"].tolist()
-    text = f"{len(outside)} of {len(table)} observed {what} outside the 95% predictive interval"
+    """One sentence for the report: which observed group means and SDs fall outside their 95% predictive interval."""
+    flagged = table[table["outside_95"].astype(bool)]
+    outside = [f"{g} ({s})" for g, s in zip(flagged["group"], flagged["statistic"], strict=True)]
+    text = f"{len(outside)} of {len(table)} observed {what} means and SDs outside the 95% predictive interval"
     return text + (": " + ", ".join(outside) + "." if outside else ".")

@@ -131,10 +131,10 @@ def test_report_has_every_section(tiny_run):
     assert "inconsistent at n = 24" in html  # the audit finds Levin's n on its own
     # figures inlined (the report opens offline): 2 for Track A; slopes + PPC per outcome, trajectory per cohort;
     # the pipeline's DAG; per fitted model (Track A, its n-sensitivity fit, 3 outcome and 2 alliance models) prior
-    # predictive, sensitivity and Pareto k, SBC per model but the n-sensitivity fit, Track A's prior predictive
+    # predictive, sensitivity and Pareto k, SBC per model (7), Track A's prior predictive
     # again beside the prior sets; the alliance model's posterior predictive check per cohort
-    assert html.count("data:image/png;base64,") == 2 + (2 * 2 + 1) + (2 + 1) + 1 + 7 * 3 + 6 + 1 + 2
-    assert html.count("outside the 95% predictive interval") == 3 + 2  # the reading beside each Track B PPC
+    assert html.count("data:image/png;base64,") == 2 + (2 * 2 + 1) + (2 + 1) + 1 + 7 * 3 + 7 + 1 + 2
+    assert html.count("means and SDs outside the 95% predictive interval") == 3 + 2  # a reading beside each Track B PPC
     barg = html.split('id="barg-table"')[1].split("</table>")[0]
     assert barg.count("<tr") == 10 and ">missing<" not in barg  # every BARG item links to a section of this build
     ptsd, mine = html.split('id="cohort-ptsd"')[1].split('id="cohort-mine"')

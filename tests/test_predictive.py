@@ -49,30 +49,38 @@ def test_interval_rows_use_the_probability_of_the_reported_event():
 # --- Track B: group means ------------------------------------------------------------------------------------------
 
 
-def test_group_mean_ppc_quantiles_match_the_closed_form_and_flag_a_shifted_group():
-    """Replicates iid N(0, 1): a group mean of n values is N(0, 1/n) in closed form, so its 95% interval is
-    +-1.96/sqrt(n). A group whose observed values are shifted by 1 (10 standard errors) must be flagged."""
-    from models.predictive import group_mean_ppc, ppc_reading
+def test_group_ppc_quantiles_match_the_closed_form_and_flag_a_shifted_or_wider_group():
+    """Replicates iid N(0, 1): a group mean of n values is N(0, 1/n) (95% interval +-1.96/sqrt(n)) and (n-1) SD^2
+    is chi2(n-1). A group shifted by 1 (10 standard errors) must be flagged on its mean only, a group with twice
+    the spread on its SD only."""
+    from models.predictive import group_ppc_table, ppc_reading
 
     rng = np.random.default_rng(11)
-    groups = np.repeat(["fu1", "fu2", "fu3"], [100, 100, 50])
+    groups = np.repeat(["fu1", "fu2", "fu3", "fu4"], [100, 100, 50, 1])
     observed = rng.standard_normal(groups.size)
     observed[groups == "fu2"] += 1.0
+    observed[groups == "fu3"] *= 2.0
     predicted = rng.standard_normal((groups.size, 8000))
-    table = group_mean_ppc(observed, predicted, groups, "m", "reference")
-    assert list(table["group"]) == ["fu1", "fu2", "fu3"] and list(table["n_observed"]) == [100, 100, 50]
-    for n, (_, row) in zip([100, 100, 50], table.iterrows(), strict=True):
+    table = group_ppc_table(observed, predicted, groups, "m", "reference")
+    means, sds = table[table.statistic == "mean"], table[table.statistic == "sd"]
+    assert list(means["group"]) == ["fu1", "fu2", "fu3", "fu4"] and list(sds["group"]) == ["fu1", "fu2", "fu3"]
+    for n, (_, row) in zip([100, 100, 50], means.iterrows(), strict=False):
         half = 1.959964 / np.sqrt(n)
         assert row["pred_low"] == pytest.approx(-half, abs=0.15 * half)
         assert row["pred_high"] == pytest.approx(half, abs=0.15 * half)
-    assert list(table["outside_95"]) == [False, True, False]
-    assert table.loc[1, "p_below"] > 0.999
-    reading = ppc_reading(table, "follow-up means")
-    assert reading == "1 of 3 observed follow-up means outside the 95% predictive interval: fu2."
+    for n, (_, row) in zip([100, 100, 50], sds.iterrows(), strict=True):
+        lo, hi = np.sqrt(stats.chi2.ppf([0.025, 0.975], n - 1) / (n - 1))
+        assert row["pred_low"] == pytest.approx(lo, rel=0.03) and row["pred_high"] == pytest.approx(hi, rel=0.03)
+    assert list(means["outside_95"]) == [False, True, False, False]
+    assert list(sds["outside_95"]) == [False, False, True]
+    assert means.iloc[1]["p_below"] > 0.999 and sds.iloc[2]["p_below"] > 0.999
+    reading = ppc_reading(table, "follow-up")
+    expected = "2 of 7 observed follow-up means and SDs outside the 95% predictive interval: fu2 (mean), fu3 (sd)."
+    assert reading == expected
 
 
-def test_group_mean_ppc_rejects_misaligned_inputs():
-    from models.predictive import group_mean_ppc
+def test_group_ppc_rejects_misaligned_inputs():
+    from models.predictive import group_ppc_table
 
     with pytest.raises(ValueError, match="m/p: 3 observed values, 2 replicated rows and 3 group labels"):
-        group_mean_ppc(np.zeros(3), np.zeros((2, 10)), np.array(["a", "a", "b"]), "m", "p")
+        group_ppc_table(np.zeros(3), np.zeros((2, 10)), np.array(["a", "a", "b"]), "m", "p")

@@ -222,10 +222,20 @@ def get_variant_pairs(wildcards):
 # ---- helpers of sbc.smk (Snakemake lint wants functions apart from rules) ----
 
 
-SBC_MODELS = ["published"] + list(PARTICIPANT_MODELS)
+def sbc_priors():
+    """Every fitted model -> the first prior set it is fitted with (the n-sensitivity fit: its own prior set)."""
+    priors = {}
+    for model, prior in get_fits():
+        priors.setdefault(model, prior)
+    return priors
 
 
-SBC_PRIOR = PRIOR_SETS[0]
+SBC_PRIOR = sbc_priors()
+SBC_MODELS = list(SBC_PRIOR)
+
+
+def get_sbc_prior(wildcards):
+    return config["priors"][SBC_PRIOR[wildcards.model]]
 
 
 def sbc_replicates():
@@ -238,23 +248,27 @@ def get_sbc_chunks(wildcards):
 
 
 def get_sbc_data(wildcards):
-    if wildcards.model == "published":
-        return (
-            f"results/data/published/observations.{config['published']['n_source']}.csv"
-        )
+    if wildcards.model in PUBLISHED_MODELS:
+        return get_observations(wildcards)
     return get_participant_clean(wildcards)
 
 
 def get_sbc_info(wildcards):
-    if wildcards.model == "published":
+    if wildcards.model in PUBLISHED_MODELS:
         return {"kind": "published", "cohort": None, "outcome": None}
     return PARTICIPANT_MODELS[wildcards.model]
 
 
 def get_sbc_spec(wildcards):
-    if wildcards.model == "published":
+    if wildcards.model in PUBLISHED_MODELS:
         return {}
     return get_model_cohort_spec(wildcards)
+
+
+def get_sbc_published(wildcards):
+    if wildcards.model in PUBLISHED_MODELS:
+        return {k: config["published"][k] for k in ("grouping", "likelihood")}
+    return {}
 
 
 # ---- helpers of check.smk (Snakemake lint wants functions apart from rules) ----

@@ -1,5 +1,6 @@
-# Simulation-based calibration: every model under the first prior set, in chunks of replicates so a
-# cluster can spread them; each chunk job compiles its model once and refits every replicate via pm.Data.
+# Simulation-based calibration: every model under the first prior set it is fitted with, in chunks of
+# replicates so a cluster can spread them; each chunk job compiles its model once and refits every
+# replicate via pm.Data.
 
 
 rule sbc_chunk:
@@ -23,12 +24,8 @@ rule sbc_chunk:
     params:
         info=get_sbc_info,
         spec=get_sbc_spec,
-        prior=config["priors"][SBC_PRIOR],
-        published=lambda w: (
-            {k: config["published"][k] for k in ("grouping", "likelihood")}
-            if w.model == "published"
-            else {}
-        ),
+        prior=get_sbc_prior,
+        published=get_sbc_published,
         residual=config["participant_residual"],
         settings=config["sbc_settings"],
         replicates=sbc_replicates(),
@@ -57,6 +54,6 @@ rule sbc_summary:
     params:
         band_prob=0.99,
         ci_prob=0.99,
-        synthetic=lambda w: w.model != "published" and is_synthetic(w),
+        synthetic=is_synthetic,
     script:
         "../scripts/sbc_summary.py"

@@ -1,9 +1,9 @@
 """Figures of one cohort's alliance trajectory model: the change over treatment, and the posterior predictive
-check of the mean alliance at each timepoint, with its table. Synthetic cohorts are stamped SYNTHETIC."""
+check of the mean and SD of alliance at each timepoint, with its table. Synthetic cohorts are stamped SYNTHETIC."""
 
 import arviz as az
 
-from models.predictive import group_mean_ppc, replicated_group_means
+from models.predictive import GROUP_STATISTICS, group_ppc_table, replicated_group_statistics
 from reanalysis.plots import alliance_trajectory, group_ppc, mark_synthetic, save
 from reanalysis.scripting import log_to, write_table
 
@@ -16,12 +16,11 @@ def main(idata_path: str, model: str, spec: dict, out: str, ppc_out: str, ppc_ta
     timepoint = idata.constant_data["x_time"].values.astype(str)
     observed = idata.observed_data["x_observed"].values
     predicted = idata.posterior_predictive["x_observed"].stack(s=("chain", "draw")).values  # alliance_obs x draws
-    table = group_mean_ppc(observed, predicted, timepoint, model, idata.attrs["prior_set"])
+    table = group_ppc_table(observed, predicted, timepoint, model, idata.attrs["prior_set"])
     write_table(table, ppc_table_out)
-    what = f"mean alliance ({spec['alliance']['measure']})"
+    replicated = {stat: replicated_group_statistics(predicted, timepoint, stat) for stat in GROUP_STATISTICS}
     title = f"{spec['label']}: alliance, posterior predictive check{tag}"
-    figures.append((group_ppc(dict(zip(table["group"], table["observed_mean"], strict=True)),
-                              replicated_group_means(predicted, timepoint), title, what), ppc_out))  # fmt: skip
+    figures.append((group_ppc(table, replicated, title, f"{spec['alliance']['measure']} points"), ppc_out))
     for fig, path in figures:
         if synthetic:
             mark_synthetic(fig)

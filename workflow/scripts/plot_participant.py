@@ -1,9 +1,9 @@
-"""Figures of one Track B outcome model: alliance slopes under every prior set, and the posterior
-predictive check of the follow-up means (first prior set), with its table. Synthetic cohorts are stamped SYNTHETIC."""
+"""Figures of one Track B outcome model: alliance slopes under every prior set, and the posterior predictive
+check of the follow-up means and SDs (first prior set), with its table. Synthetic cohorts are stamped SYNTHETIC."""
 
 import arviz as az
 
-from models.predictive import group_mean_ppc, replicated_group_means
+from models.predictive import GROUP_STATISTICS, group_ppc_table, replicated_group_statistics
 from reanalysis.plots import group_ppc, mark_synthetic, save, slope_forest
 from reanalysis.scripting import log_to, write_table
 
@@ -22,17 +22,18 @@ def main(idata_paths, model: str, spec: dict, slopes_out: str, ppc_out: str, ppc
     centre, scale = float(first.attrs["outcome_center"]), float(first.attrs["outcome_scale"])
     observed = first.observed_data["y"].values * scale + centre  # back to outcome points
     predicted = first.posterior_predictive["y"].stack(s=("chain", "draw")).values * scale + centre  # y_obs x draws
-    table = group_mean_ppc(observed, predicted, followup, model, first.attrs["prior_set"])
+    table = group_ppc_table(observed, predicted, followup, model, first.attrs["prior_set"])
     write_table(table, ppc_table_out)
     fig = group_ppc(
-        dict(zip(table["group"], table["observed_mean"], strict=True)),
-        replicated_group_means(predicted, followup),
+        table,
+        {stat: replicated_group_statistics(predicted, followup, stat) for stat in GROUP_STATISTICS},
         f"{spec['label']}: {outcome}, posterior predictive check ({first.attrs['prior_set']} prior){tag}",
+        f"{outcome} points",
     )
     if synthetic:
         mark_synthetic(fig)
     save(fig, ppc_out)
-    log.info("wrote %s, %s and %s (%d follow-ups, %d flagged)", slopes_out, ppc_out, ppc_table_out, len(table),
+    log.info("wrote %s, %s and %s (%d checks, %d flagged)", slopes_out, ppc_out, ppc_table_out, len(table),
              int(table["outside_95"].sum()))  # fmt: skip
 
 

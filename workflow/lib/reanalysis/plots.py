@@ -159,20 +159,27 @@ def alliance_trajectory(idata: az.InferenceData, title: str) -> plt.Figure:
 
 
 def group_ppc(
-    observed: dict[str, float], predicted: dict[str, np.ndarray], title: str, what: str = "mean outcome (points)"
+    table: pd.DataFrame, predicted: dict[str, dict[str, np.ndarray]], title: str, unit: str = "outcome points"
 ) -> plt.Figure:
-    """Observed mean of each group (follow-up, alliance timepoint) against its posterior predictive distribution."""
-    labels = list(observed)
-    fig, ax = plt.subplots(figsize=(6.5, 2.2 + 0.45 * len(labels)))
-    for j, label in enumerate(labels):
-        draws = predicted[label]
-        ax.violinplot(draws, positions=[j], vert=False, widths=0.7, showextrema=False)
-        lo, hi = np.quantile(draws, [0.025, 0.975])
-        ax.plot([lo, hi], [j, j], color="0.3", lw=1)
-        ax.plot(observed[label], j, marker="D", color="black", ms=7)
-    ax.set_yticks(range(len(labels)), labels)
-    ax.invert_yaxis()
-    ax.set_xlabel(f"{what}: predictive distribution and 95% interval; observed ◆")
-    ax.set_title(_wrap(title, 70), fontsize=10)
-    fig.tight_layout()
+    """Observed mean and SD of each group (follow-up, alliance timepoint) against their posterior predictive
+    distributions: one panel per statistic, a violin per group, the observed value as a diamond."""
+    labels = list(dict.fromkeys(table["group"]))
+    panels = [s for s in ("mean", "sd") if s in set(table["statistic"])]
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.2 * len(panels), 2.2 + 0.45 * len(labels)), squeeze=False)
+    for ax, statistic in zip(axes[0], panels, strict=True):
+        rows = table[table["statistic"] == statistic].set_index("group")
+        for j, label in enumerate(labels):
+            if label not in rows.index:
+                continue
+            ax.violinplot(predicted[statistic][label], positions=[j], vert=False, widths=0.7, showextrema=False)
+            ax.plot([rows.loc[label, "pred_low"], rows.loc[label, "pred_high"]], [j, j], color="0.3", lw=1)
+            flagged = bool(rows.loc[label, "outside_95"])
+            ax.plot(rows.loc[label, "observed"], j, marker="D", color="crimson" if flagged else "black", ms=7)
+        ax.set_yticks(range(len(labels)), labels if ax is axes[0][0] else [""] * len(labels))
+        ax.set_ylim(len(labels) - 0.5, -0.5)
+        ax.set_xlabel(f"{'mean' if statistic == 'mean' else 'SD'} ({unit})")
+    fig.suptitle(_wrap(title, 90), fontsize=10)
+    fig.text(0.5, 0.005, "predictive distribution and 95% interval; observed ◆ (red: outside)", ha="center",
+             fontsize=8)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.04, 1, 1))
     return fig

@@ -215,7 +215,7 @@ def participant_context(inputs, config: dict, summary: pd.DataFrame, probs: pd.D
                 "reference_prior": reference, "paths": figures,
                 "slopes": inline_png(figures["slopes"]),
                 "ppc": inline_png(figures["ppc"]),
-                "ppc_reading": ppc_reading(pd.read_csv(figures["ppc_table"]), "follow-up means"),
+                "ppc_reading": ppc_reading(pd.read_csv(figures["ppc_table"]), "follow-up"),
                 "thresholds": html_table(threshold_pivot(mean_probs, model, "slope_mean_points")),
                 "comparison": html_table(slope_comparison(freq[freq["outcome"] == outcome], summary, model, reference)),
             })  # fmt: skip
@@ -230,7 +230,7 @@ def participant_context(inputs, config: dict, summary: pd.DataFrame, probs: pd.D
             "missingness": html_table(missingness),
             "trajectory": inline_png(paths["trajectory"]), "paths": paths,
             "alliance_ppc": inline_png(paths["alliance_ppc"]),
-            "alliance_ppc_reading": ppc_reading(pd.read_csv(paths["alliance_ppc_table"]), "alliance timepoint means"),
+            "alliance_ppc_reading": ppc_reading(pd.read_csv(paths["alliance_ppc_table"]), "alliance timepoint"),
             "outcome_sections": sections,
         })  # fmt: skip
     return out
