@@ -77,9 +77,13 @@ GROUP_STATISTICS = {"mean": np.mean, "sd": lambda x, axis=None: np.std(x, axis=a
 
 
 def replicated_group_statistics(predicted: np.ndarray, groups: np.ndarray, statistic: str) -> dict[str, np.ndarray]:
-    """Label -> the group's statistic (mean or sd) of the replicated data in every draw (order of first appearance)."""
+    """Label -> the group's statistic (mean or sd) of the replicated data in every draw (order of first appearance).
+
+    A group of one value has no SD and is left out of the sd statistics.
+    """
     groups, predicted, stat = np.asarray(groups), np.asarray(predicted, float), GROUP_STATISTICS[statistic]
-    return {str(g): stat(predicted[groups == g], axis=0) for g in dict.fromkeys(groups.tolist())}
+    labels = [g for g in dict.fromkeys(groups.tolist()) if statistic != "sd" or np.sum(groups == g) > 1]
+    return {str(g): stat(predicted[groups == g], axis=0) for g in labels}
 
 
 def group_ppc_table(
@@ -102,8 +106,6 @@ def group_ppc_table(
     for statistic, stat in GROUP_STATISTICS.items():
         for label, pred in replicated_group_statistics(predicted, groups, statistic).items():
             mask = groups == label
-            if statistic == "sd" and mask.sum() < 2:
-                continue
             value = float(stat(observed[mask]))
             lo, med, hi = np.quantile(pred, [0.025, 0.5, 0.975])
             records.append({

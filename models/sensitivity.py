@@ -19,12 +19,15 @@ Known ArviZ 0.23.4 quirk: ``az.psens`` ignores its ``coords`` and ``component_co
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import arviz as az
 import numpy as np
 import pandas as pd
-import pymc as pm
 import xarray as xr
-from pytensor.graph.traversal import ancestors
+
+if TYPE_CHECKING:  # PyMC only where a model is at hand: the workflow-check jobs read stored draws and skip its ~3 s
+    import pymc as pm
 
 THRESHOLD = 0.05  # priorsense's default: sensitivity >= 0.05 is "sensitive"
 DIAGNOSES = ("prior-data conflict", "strong prior / weak likelihood", "-")
@@ -43,6 +46,8 @@ def add_log_prior(
     variable; :func:`sensitivity_table` chooses which of them to power-scale, so keeping all is harmless.
     ``compile_kwargs`` go to PyTensor (e.g. ``{"mode": "NUMBA"}`` as in models.sampling).
     """
+    import pymc as pm
+
     if "log_prior" in idata.groups():
         del idata.log_prior
     return pm.compute_log_prior(
@@ -58,6 +63,8 @@ def prior_set_variables(model: pm.Model, prefix: str = "prior_") -> list[str]:
     although ``theta_x``'s prior depends on ``prior_theta_sd``. Standard-normal offsets have none. Returns []
     for a model without such containers (then power-scale all priors, or name them).
     """
+    from pytensor.graph.traversal import ancestors
+
     hyper = {v for name, v in model.named_vars.items() if name.startswith(prefix) and v in model.data_vars}
     free = list(model.free_RVs)
     out = []
