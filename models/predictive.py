@@ -76,14 +76,18 @@ GROUP_PPC_COLUMNS = [
 GROUP_STATISTICS = {"mean": np.mean, "sd": lambda x, axis=None: np.std(x, axis=axis, ddof=1)}
 
 
-def replicated_group_statistics(predicted: np.ndarray, groups: np.ndarray, statistic: str) -> dict[str, np.ndarray]:
-    """Label -> the group's statistic (mean or sd) of the replicated data in every draw (order of first appearance).
+def replicated_group_statistics(predicted: np.ndarray, groups: np.ndarray) -> dict[str, dict[str, np.ndarray]]:
+    """Statistic (mean, sd) -> label -> the group's statistic of the replicated data in every draw.
 
-    A group of one value has no SD and is left out of the sd statistics.
+    Groups keep their order of first appearance; a group of one value has no SD and is left out of ``sd``.
     """
-    groups, predicted, stat = np.asarray(groups), np.asarray(predicted, float), GROUP_STATISTICS[statistic]
-    labels = [g for g in dict.fromkeys(groups.tolist()) if statistic != "sd" or np.sum(groups == g) > 1]
-    return {str(g): stat(predicted[groups == g], axis=0) for g in labels}
+    groups, predicted = np.asarray(groups), np.asarray(predicted, float)
+    labels = list(dict.fromkeys(groups.tolist()))
+    return {
+        statistic: {str(g): stat(predicted[groups == g], axis=0) for g in labels
+                    if statistic != "sd" or np.sum(groups == g) > 1}
+        for statistic, stat in GROUP_STATISTICS.items()
+    }  # fmt: skip
 
 
 def group_ppc_table(
@@ -103,10 +107,10 @@ def group_ppc_table(
             f"{groups.shape[0]} group labels; expected one of each per observed value"
         )
     records = []
-    for statistic, stat in GROUP_STATISTICS.items():
-        for label, pred in replicated_group_statistics(predicted, groups, statistic).items():
+    for statistic, replicated in replicated_group_statistics(predicted, groups).items():
+        for label, pred in replicated.items():
             mask = groups == label
-            value = float(stat(observed[mask]))
+            value = float(GROUP_STATISTICS[statistic](observed[mask]))
             lo, med, hi = np.quantile(pred, [0.025, 0.5, 0.975])
             records.append({
                 "model": model, "prior_set": prior_set, "group": str(label), "statistic": statistic,

@@ -251,3 +251,10 @@ def test_truncated_measures_file_names_itself(tmp_path):
     path.write_text('{"parameters": [], "divergences": 0}')
     with pytest.raises(ValueError, match=r"x.convergence.json: convergence measures lack \['min_ebfmi', 'n_draws'\]"):
         read_measures(str(path))
+
+
+def test_unreadable_measures_file_names_itself(tmp_path):
+    path = tmp_path / "y.convergence.json"
+    path.write_text('{"parameters": [')  # cut off mid-write
+    with pytest.raises(ValueError, match=r"y.convergence.json: not a convergence-measures JSON"):
+        read_measures(str(path))

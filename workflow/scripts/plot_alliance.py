@@ -3,7 +3,7 @@ check of the mean and SD of alliance at each timepoint, with its table. Syntheti
 
 import arviz as az
 
-from models.predictive import GROUP_STATISTICS, group_ppc_table, replicated_group_statistics
+from models.predictive import group_ppc_table, replicated_group_statistics
 from reanalysis.plots import alliance_trajectory, group_ppc, mark_synthetic, save
 from reanalysis.scripting import log_to, write_table
 
@@ -18,7 +18,7 @@ def main(idata_path: str, model: str, spec: dict, out: str, ppc_out: str, ppc_ta
     predicted = idata.posterior_predictive["x_observed"].stack(s=("chain", "draw")).values  # alliance_obs x draws
     table = group_ppc_table(observed, predicted, timepoint, model, idata.attrs["prior_set"])
     write_table(table, ppc_table_out)
-    replicated = {stat: replicated_group_statistics(predicted, timepoint, stat) for stat in GROUP_STATISTICS}
+    replicated = replicated_group_statistics(predicted, timepoint)
     title = f"{spec['label']}: alliance, posterior predictive check{tag}"
     figures.append((group_ppc(table, replicated, title, f"{spec['alliance']['measure']} points"), ppc_out))
     for fig, path in figures:

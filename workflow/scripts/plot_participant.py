@@ -3,7 +3,7 @@ check of the follow-up means and SDs (first prior set), with its table. Syntheti
 
 import arviz as az
 
-from models.predictive import GROUP_STATISTICS, group_ppc_table, replicated_group_statistics
+from models.predictive import group_ppc_table, replicated_group_statistics
 from reanalysis.plots import group_ppc, mark_synthetic, save, slope_forest
 from reanalysis.scripting import log_to, write_table
 
@@ -26,7 +26,7 @@ def main(idata_paths, model: str, spec: dict, slopes_out: str, ppc_out: str, ppc
     write_table(table, ppc_table_out)
     fig = group_ppc(
         table,
-        {stat: replicated_group_statistics(predicted, followup, stat) for stat in GROUP_STATISTICS},
+        replicated_group_statistics(predicted, followup),
         f"{spec['label']}: {outcome}, posterior predictive check ({first.attrs['prior_set']} prior){tag}",
         f"{outcome} points",
     )

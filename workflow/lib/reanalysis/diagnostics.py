@@ -28,6 +28,10 @@ DIAGNOSTIC_COLUMNS = [
 ]  # fmt: skip
 
 
+PARAMETER_COLUMNS = ["parameter", "constant", "r_hat", "ess_bulk", "ess_tail"]  # per_parameter's table
+MEASURE_KEYS = ("parameters", "divergences", "min_ebfmi", "n_draws")  # what measure() writes for the gate
+
+
 class GateFailure(RuntimeError):
     """A fit failed the convergence gate with on_fail: stop."""
 
@@ -80,7 +84,7 @@ def per_parameter(idata: az.InferenceData) -> pd.DataFrame:
                 "parameter": _label(name, _public(post, coords)), "constant": constant,
                 **{k: float(v.sel(sel)) for k, v in da.items()},
             })  # fmt: skip
-    return pd.DataFrame(rows)
+    return pd.DataFrame(rows, columns=PARAMETER_COLUMNS)
 
 
 def measure(idata: az.InferenceData) -> dict:
@@ -102,8 +106,11 @@ def write_measures(idata: az.InferenceData, path: str) -> None:
 
 def read_measures(path: str) -> dict:
     with open(path) as fh:
-        measured = json.load(fh)
-    missing = {"parameters", "divergences", "min_ebfmi", "n_draws"} - set(measured)
+        try:
+            measured = json.load(fh)
+        except json.JSONDecodeError as err:
+            raise ValueError(f"{path}: not a convergence-measures JSON ({err}); re-run the fit that wrote it") from err
+    missing = set(MEASURE_KEYS) - set(measured)
     if missing:
         raise ValueError(f"{path}: convergence measures lack {sorted(missing)}; re-run the fit that wrote it")
     return measured
@@ -111,7 +118,7 @@ def read_measures(path: str) -> dict:
 
 def judge(measured: dict, gate: Gate, model: str, prior_set: str) -> dict:
     """One diagnostics row; ``failures`` says which criterion failed and for which parameter."""
-    every = pd.DataFrame(measured["parameters"], columns=["parameter", "constant", "r_hat", "ess_bulk", "ess_tail"])
+    every = pd.DataFrame(measured["parameters"], columns=PARAMETER_COLUMNS)
     # exactly constant in every chain (e.g. a change from the reference level, 0 by definition): nothing to
     # converge, and R-hat is undefined; a stuck sampler would not give identical values in independent chains
     table = every[~every["constant"].astype(bool)].astype({"r_hat": float, "ess_bulk": float, "ess_tail": float})
