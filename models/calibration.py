@@ -95,8 +95,11 @@ def simulate_published(
         lo1, hi1, lo2, hi2 = report_like(r[i], mags, signed)
         out["r_lo1"][i], out["r_hi1"][i], out["r_lo2"][i], out["r_hi2"][i] = lo1, hi1, lo2, hi2
         out["has_second"][i] = float(hi2 > lo2)
+    # row kinds are compiled into the model (PublishedData.layout): a second interval may vanish, never appear
+    if np.any((out["has_second"] > 0.5) & ~a["has_second"]):
+        raise ValueError("simulated a second interval for a row the model compiled as one-sided")
     values = {f"obs_{k}": v for k, v in out.items()}
-    values.update({"obs_is_point": a["is_point"].astype(float), "obs_n_eff": n_eff, "obs_extra_sd": extra})
+    values.update({"obs_n_eff": n_eff, "obs_extra_sd": extra})
     return values
 
 

@@ -22,7 +22,7 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
-from models.likelihoods import LIKELIHOODS, observation_logp
+from models.likelihoods import LIKELIHOODS, RowLayout, partitioned_logp
 from models.priors import ZPrior
 
 PHASE_ORDER = ["preparation", "mid-treatment", "late-treatment", "post-dosing"]
@@ -62,6 +62,11 @@ class PublishedData:
         }
         return cls(coords=coords, group_index=group_index, arrays=arrays)
 
+    @property
+    def layout(self) -> RowLayout:
+        """Static row kinds. A simulated data set may drop a row's second interval, never add one."""
+        return RowLayout.from_flags(self.arrays["is_point"], self.arrays["has_second"])
+
 
 def prior_data(prior: ZPrior) -> dict[str, float]:
     """Values of the prior ``pm.Data`` containers, keyed by their names in the model."""
@@ -72,7 +77,9 @@ def prior_data(prior: ZPrior) -> dict[str, float]:
     }
 
 
-OBSERVATION_ARRAYS = ("r_obs", "is_point", "r_lo1", "r_hi1", "r_lo2", "r_hi2", "has_second", "n_eff", "extra_sd")
+# Row kinds (point or interval, and which intervals may have a second part) are structure, not data: they
+# decide which branch of the likelihood each row's graph holds (models.likelihoods.partitioned_logp).
+OBSERVATION_ARRAYS = ("r_obs", "r_lo1", "r_hi1", "r_lo2", "r_hi2", "has_second", "n_eff", "extra_sd")
 
 
 def observation_data(data: PublishedData) -> dict[str, np.ndarray]:
@@ -106,10 +113,9 @@ def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = 
         pm.CustomDist(
             "obs",
             z_row,
-            logp=lambda value, z_: observation_logp(
+            logp=lambda value, z_: partitioned_logp(
                 z_,
                 a["obs_r_obs"],
-                a["obs_is_point"] > 0.5,
                 a["obs_r_lo1"],
                 a["obs_r_hi1"],
                 a["obs_r_lo2"],
@@ -118,6 +124,7 @@ def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = 
                 a["obs_n_eff"],
                 a["obs_extra_sd"],
                 likelihood,
+                data.layout,
             ),  # fmt: skip
             observed=np.zeros(len(data.coords["row"])),
             dims="row",

@@ -19,7 +19,7 @@ from numpy.testing import assert_allclose
 from scipy import integrate, special, stats
 
 from models.exact_r import log_density_np
-from models.likelihoods import LIKELIHOODS, observation_logp
+from models.likelihoods import LIKELIHOODS, RowLayout, observation_logp, partitioned_logp
 
 ARGS = ["r_obs", "is_point", "lo1", "hi1", "lo2", "hi2", "has_second", "n_eff", "extra_sd"]
 
@@ -260,6 +260,40 @@ def test_exact_gradient_finite_for_every_row_and_matches_finite_differences(exac
     assert np.all(np.isfinite(got))
     assert np.all(np.isfinite(grad))
     assert_allclose(grad, finite_diff(exact_fn, ROWS, z), rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------- partitioned graph (fixed row kinds)
+@pytest.mark.parametrize("likelihood", LIKELIHOODS)
+def test_partitioned_logp_equals_every_branch_everywhere(likelihood, fisher_fn, exact_fn):
+    """The model's graph (each row's own branch only) gives the same values and gradients, in row order.
+
+    The rows are shuffled so that kinds interleave, and one sign-unknown row is switched to one interval at
+    run time (as a simulated replicate may do): the two-sided branch must follow ``has_second``.
+    """
+    rows = [ROWS[i] for i in (5, 0, 3, 7, 1, 4, 8, 2, 6)]
+    layout = RowLayout.from_flags([r["is_point"] for r in rows], [r["has_second"] for r in rows])
+    assert len(layout.point) == 3 and len(layout.two_sided) == 2 and len(layout.one_sided) == 4
+    z = pt.dvector("z")
+    names = [a for a in ARGS if a != "is_point"]
+    inputs = [pt.vector(a, dtype="bool") if a == "has_second" else pt.dvector(a) for a in names]
+    out = partitioned_logp(z, *inputs, likelihood, layout)
+    fn = pytensor.function([z, *inputs], [out, pt.grad(out.sum(), z)])
+    reference = fisher_fn if likelihood == "fisher_z" else exact_fn
+    off = [dict(r) for r in rows]
+    off[0].update(lo1=-0.5429, hi1=0.5429, lo2=0.0, hi2=0.0, has_second=False)  # replicate: |r| in the middle
+    for table in (rows, off):
+        df = pd.DataFrame(table)
+        for zv in (-0.9, 0.1, 0.7):
+            zz = np.linspace(zv - 0.2, zv + 0.2, len(df))
+            got = fn(zz, *[df[a].to_numpy(bool if a == "has_second" else float) for a in names])
+            want = evaluate(reference, table, zz)
+            assert_allclose(got[0], want[0], rtol=1e-12)
+            assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-12)
+
+
+def test_row_layout_rejects_a_point_with_a_second_interval():
+    with pytest.raises(ValueError, match=r"rows \[1\] are points with a second interval"):
+        RowLayout.from_flags([False, True], [False, True])
 
 
 # ---------------------------------------------------------------- argument checks
