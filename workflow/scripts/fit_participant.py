@@ -7,6 +7,7 @@ from models.sampling import SamplerSettings, fit
 from models.sensitivity import prior_set_variables
 from reanalysis import builders
 from reanalysis.diagnostics import write_measures
+from reanalysis.fit_files import write_fit
 from reanalysis.provenance import fit_attrs
 from reanalysis.scripting import log_to
 
@@ -47,7 +48,7 @@ def main(
     idata.attrs.update(cohort=info["cohort"], synthetic=str(spec["file"] == "synthetic"))
     # the priors a prior set controls: the ones power-scaling sensitivity perturbs
     idata.attrs["prior_set_variables"] = ",".join(prior_set_variables(built.model))
-    idata.to_netcdf(out)
+    write_fit(idata, out)
     write_measures(idata, convergence)  # judged by the gate job, which then needs no arviz
     log.info("wrote %s and %s", out, convergence)
 

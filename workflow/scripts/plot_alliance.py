@@ -1,9 +1,8 @@
 """Figures of one cohort's alliance trajectory model: the change over treatment, and the posterior predictive
 check of the mean and SD of alliance at each timepoint, with its table. Synthetic cohorts are stamped SYNTHETIC."""
 
-import arviz as az
-
 from models.predictive import group_ppc_table, replicated_group_statistics
+from reanalysis.fit_files import read_fit
 from reanalysis.plots import alliance_trajectory, group_ppc, mark_synthetic, save
 from reanalysis.scripting import log_to, write_table
 
@@ -11,7 +10,7 @@ from reanalysis.scripting import log_to, write_table
 def main(idata_path: str, model: str, spec: dict, out: str, ppc_out: str, ppc_table_out: str, log) -> None:
     synthetic = spec["file"] == "synthetic"
     tag = " · SYNTHETIC DATA" if synthetic else ""
-    idata = az.from_netcdf(idata_path)
+    idata = read_fit(idata_path)
     figures = [(alliance_trajectory(idata, f"{spec['label']}: alliance over treatment{tag}"), out)]
     timepoint = idata.constant_data["x_time"].values.astype(str)
     observed = idata.observed_data["x_observed"].values

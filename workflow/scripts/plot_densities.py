@@ -1,13 +1,12 @@
 """Prior and posterior densities of the pooled rho, and rho by alliance phase, per prior set."""
 
-import arviz as az
-
+from reanalysis.fit_files import read_fit
 from reanalysis.plots import densities, save
 from reanalysis.scripting import log_to
 
 
 def main(idata_paths, out, log) -> None:
-    idatas = {idata.attrs["prior_set"]: idata for idata in map(az.from_netcdf, idata_paths)}
+    idatas = {idata.attrs["prior_set"]: idata for idata in map(read_fit, idata_paths)}
     first = next(iter(idatas.values()))
     groups = [
         v[4:] for v in first.posterior.data_vars if v.startswith("rho_") and v[4:] not in ("pooled", "cell", "row")

@@ -1,14 +1,13 @@
 """Forest plot of rho for every published row under every prior set."""
 
-import arviz as az
-
+from reanalysis.fit_files import read_fit
 from reanalysis.plots import forest, save
 from reanalysis.published_table import read_observations
 from reanalysis.scripting import log_to
 
 
 def main(idata_paths, obs_path, out, log) -> None:
-    idatas = {idata.attrs["prior_set"]: idata for idata in map(az.from_netcdf, idata_paths)}
+    idatas = {idata.attrs["prior_set"]: idata for idata in map(read_fit, idata_paths)}
     obs = read_observations(obs_path)
     save(forest(idatas, obs, "Track A · published summary statistics (real data)"), out)
     log.info("wrote %s", out)

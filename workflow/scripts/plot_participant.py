@@ -1,15 +1,14 @@
 """Figures of one Track B outcome model: alliance slopes under every prior set, and the posterior predictive
 check of the follow-up means and SDs (first prior set), with its table. Synthetic cohorts are stamped SYNTHETIC."""
 
-import arviz as az
-
 from models.predictive import group_ppc_table, replicated_group_statistics
+from reanalysis.fit_files import read_fit
 from reanalysis.plots import group_ppc, mark_synthetic, save, slope_forest
 from reanalysis.scripting import log_to, write_table
 
 
 def main(idata_paths, model: str, spec: dict, slopes_out: str, ppc_out: str, ppc_table_out: str, log) -> None:
-    idatas = {idata.attrs["prior_set"]: idata for idata in map(az.from_netcdf, idata_paths)}
+    idatas = {idata.attrs["prior_set"]: idata for idata in map(read_fit, idata_paths)}
     first = next(iter(idatas.values()))
     synthetic = spec["file"] == "synthetic"
     tag = " · SYNTHETIC DATA" if synthetic else ""

@@ -1,9 +1,9 @@
 """Join every fit's posterior summary, threshold probabilities and gate row into tables, with a track column."""
 
-import arviz as az
 import pandas as pd
 
 from models.predictive import PPC_COLUMNS, published_ppc
+from reanalysis.fit_files import read_fit
 from reanalysis.published_table import read_observations
 from reanalysis.scripting import log_to, write_table
 from reanalysis.summaries import (
@@ -25,7 +25,7 @@ def main(idata_paths, diagnostics_paths, obs_paths, thresholds, participant_thre
     }
     summaries, probabilities, contrasts, ppcs, tracks = [], [], [], [], {}
     for path in idata_paths:
-        idata = az.from_netcdf(path)
+        idata = read_fit(path)
         model, prior = idata.attrs["model"], idata.attrs["prior_set"]
         track = tracks[model] = idata.attrs.get("track", "published")
         summaries.append(posterior_summary(idata, model, prior, row_labels).assign(track=track))

@@ -1,8 +1,7 @@
 """Prior sensitivity, LOO (and the variant comparison) and prior predictive summaries of one model's fits."""
 
-import arviz as az
-
 from reanalysis import fit_checks, workflow_plots
+from reanalysis.fit_files import read_fit
 from reanalysis.plots import save
 from reanalysis.scripting import log_to, write_table
 
@@ -23,7 +22,7 @@ def prior_predictive_figure(fits, kind, scale, model, synthetic):
 
 
 def main(fit_paths, variant_path, variant_name, kind, scale, synthetic, model, out, log):
-    loaded = [az.from_netcdf(p) for p in fit_paths]
+    loaded = [read_fit(p) for p in fit_paths]
     fits = {idata.attrs["prior_set"]: idata for idata in loaded}
     sens = fit_checks.sensitivity_tables(fits, kind)
     write_table(sens, out.sensitivity)
@@ -33,7 +32,7 @@ def main(fit_paths, variant_path, variant_name, kind, scale, synthetic, model, o
     write_table(fit_checks.prior_predictive_tables(fits, kind, scale), out.prior_predictive)
     first = next(iter(fits))
     if variant_path:
-        table = fit_checks.compare_variant(fits[first], az.from_netcdf(variant_path), (kind, variant_name), kind)
+        table = fit_checks.compare_variant(fits[first], read_fit(variant_path), (kind, variant_name), kind)
         write_table(table, out.compare)
     else:
         write_table(fit_checks.no_variant(), out.compare)

@@ -1,0 +1,40 @@
+"""Fit files: written and read through netCDF4, and compatible with files other engines wrote."""
+
+import arviz as az
+import numpy as np
+
+from reanalysis.fit_files import ENGINE, read_fit, write_fit
+
+
+def _idata():
+    rng = np.random.default_rng(3)
+    idata = az.from_dict(
+        posterior={"mu": rng.normal(size=(2, 50)), "rho_row": rng.uniform(-1, 1, size=(2, 50, 3))},
+        log_likelihood={"obs": rng.normal(size=(2, 50, 3))},
+        dims={"rho_row": ["row"], "obs": ["row"]},
+        coords={"row": ["Z01", "L01", "L02"]},
+    )
+    idata.attrs["prior_set"] = "reference"
+    return idata
+
+
+def test_round_trip_keeps_values_coords_and_attrs(tmp_path):
+    idata = _idata()
+    write_fit(idata, tmp_path / "fit.nc")
+    back = read_fit(str(tmp_path / "fit.nc"))
+    assert ENGINE == "netcdf4"
+    assert back.attrs["prior_set"] == "reference"
+    assert list(back.posterior["rho_row"].coords["row"].values) == ["Z01", "L01", "L02"]
+    np.testing.assert_array_equal(back.posterior["rho_row"].values, idata.posterior["rho_row"].values)
+    np.testing.assert_array_equal(back.log_likelihood["obs"].values, idata.log_likelihood["obs"].values)
+
+
+def test_reads_a_fit_written_by_arviz_default_engine_and_vice_versa(tmp_path):
+    idata = _idata()
+    idata.to_netcdf(str(tmp_path / "h5.nc"), engine="h5netcdf")  # fits made before the engine changed
+    np.testing.assert_array_equal(
+        read_fit(str(tmp_path / "h5.nc")).posterior["mu"].values, idata.posterior["mu"].values
+    )
+    write_fit(idata, tmp_path / "nc4.nc")  # and readers that use ArviZ's default (tests, notebooks)
+    again = az.from_netcdf(str(tmp_path / "nc4.nc"))
+    np.testing.assert_array_equal(again.posterior["mu"].values, idata.posterior["mu"].values)

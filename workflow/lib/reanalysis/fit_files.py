@@ -1,0 +1,22 @@
+"""Fit files: ArviZ InferenceData as netCDF-4, written and read through one engine.
+
+ArviZ defaults to h5netcdf, which resolves every variable's dimensions through h5py one lookup at a time;
+the netCDF4 package (the Unidata C library) opens the same files about twice as fast (19 fits: 3.3 s
+against 7.3 s, measured 2026-11-22 on the 2-core machine). Every job after the fits opens several of them
+(the summary opens all), so this sits on the path of every rebuild after a prior edit. The files are the
+same format either way: a fit written by one engine reads with the other.
+"""
+
+from __future__ import annotations
+
+import arviz as az
+
+ENGINE = "netcdf4"
+
+
+def read_fit(path: str) -> az.InferenceData:
+    return az.from_netcdf(path, engine=ENGINE)
+
+
+def write_fit(idata: az.InferenceData, path: str) -> None:
+    idata.to_netcdf(str(path), engine=ENGINE)
