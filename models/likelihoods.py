@@ -123,11 +123,15 @@ def partitioned_logp(z, r_obs, lo1, hi1, lo2, hi2, has_second, n_eff, extra_sd, 
         p = layout.point
         parts.append(point_logp(z[p], r_obs[p], n_eff[p], extra_sd[p], likelihood))
         order.append(p)
-    for rows, two_sided in ((layout.one_sided, False), (layout.two_sided, True)):
-        if len(rows):
-            args = [v[rows] for v in (z, lo1, hi1, lo2, hi2, has_second, n_eff, extra_sd)]
-            parts.append(interval_logp(*args, likelihood, two_sided=two_sided))
-            order.append(rows)
+    if len(layout.one_sided):  # lo2, hi2 and has_second may be None when no row is two-sided
+        o = layout.one_sided
+        parts.append(interval_logp(z[o], lo1[o], hi1[o], None, None, None, n_eff[o], extra_sd[o], likelihood, False))
+        order.append(o)
+    if len(layout.two_sided):
+        t = layout.two_sided
+        args = [v[t] for v in (z, lo1, hi1, lo2, hi2, has_second, n_eff, extra_sd)]
+        parts.append(interval_logp(*args, likelihood, two_sided=True))
+        order.append(t)
     inverse = np.argsort(np.concatenate(order))
     return pt.concatenate(parts)[inverse]
 

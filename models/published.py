@@ -82,9 +82,17 @@ def prior_data(prior: ZPrior) -> dict[str, float]:
 OBSERVATION_ARRAYS = ("r_obs", "r_lo1", "r_hi1", "r_lo2", "r_hi2", "has_second", "n_eff", "extra_sd")
 
 
+SECOND_INTERVAL_ARRAYS = ("r_lo2", "r_hi2", "has_second")
+
+
 def observation_data(data: PublishedData) -> dict[str, np.ndarray]:
-    """Values of the observation ``pm.Data`` containers (flags as 0/1 floats, so one dtype for all)."""
-    return {f"obs_{name}": data.arrays[name].astype(float) for name in OBSERVATION_ARRAYS}
+    """Values of the observation ``pm.Data`` containers (flags as 0/1 floats, so one dtype for all).
+
+    Without sign-unknown rows the second-interval arrays are in no row's graph, so they get no container:
+    ``with_data`` then rejects them instead of ignoring them.
+    """
+    names = [n for n in OBSERVATION_ARRAYS if len(data.layout.two_sided) or n not in SECOND_INTERVAL_ARRAYS]
+    return {f"obs_{name}": data.arrays[name].astype(float) for name in names}
 
 
 def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = "fisher_z") -> pm.Model:
@@ -96,6 +104,9 @@ def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = 
         hyper = {name: pm.Data(name, value) for name, value in prior_data(prior).items()}
         # Observations are pm.Data too: SBC replicates and the reported/implied-n fits reuse one compile.
         a = {name: pm.Data(name, value) for name, value in observation_data(data).items()}
+        second = [a.get(f"obs_{n}") for n in SECOND_INTERVAL_ARRAYS]  # None without sign-unknown rows
+        if second[2] is not None:
+            second[2] = second[2] > 0.5
         mu = pm.Normal("mu", hyper["prior_mu_mean"], hyper["prior_mu_sd"])
         z = mu
         for g in grouping:
@@ -118,9 +129,7 @@ def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = 
                 a["obs_r_obs"],
                 a["obs_r_lo1"],
                 a["obs_r_hi1"],
-                a["obs_r_lo2"],
-                a["obs_r_hi2"],
-                a["obs_has_second"] > 0.5,
+                *second,
                 a["obs_n_eff"],
                 a["obs_extra_sd"],
                 likelihood,

@@ -11,11 +11,13 @@ import numpy as np
 import pymc as pm
 import pytest
 from conftest import COHORT_SPECS, CONFIG, published_observations
+from pytensor.compile.sharedvalue import SharedVariable
+from pytensor.graph.traversal import graph_inputs
 
 from models import calibration as cal
 from models.participant import CohortData, build_outcome_model, simulate_from_model, to_participant_prior
 from models.priors import to_z_prior
-from models.published import OBSERVATION_ARRAYS, PublishedData, build_published_model
+from models.published import PublishedData, build_published_model, observation_data
 
 R_MAX = cal.R_MAX
 
@@ -62,11 +64,13 @@ def test_simulated_reports_keep_each_rows_type_and_hold_rho_when_n_is_huge(track
         point = data.arrays["is_point"]
         np.testing.assert_allclose(sim["obs_r_obs"][point], np.round(rho[point], 2), atol=0.0051)
         inside1 = (sim["obs_r_lo1"] <= rho) & (rho <= sim["obs_r_hi1"])
-        inside2 = (sim["obs_r_lo2"] <= rho) & (rho <= sim["obs_r_hi2"]) & (sim["obs_has_second"] > 0.5)
+        none = np.zeros_like(rho)  # the real table has no sign-unknown row: no second-interval containers
+        lo2, hi2, second = (sim.get(f"obs_{k}", none) for k in ("r_lo2", "r_hi2", "has_second"))
+        inside2 = (lo2 <= rho) & (rho <= hi2) & (second > 0.5)
         assert np.all((inside1 | inside2)[~point])
         # a two-sided (sign unknown) real row never becomes one-sided unless its cell straddles zero
         two_sided = data.arrays["has_second"]
-        assert np.all((sim["obs_has_second"][two_sided] > 0.5) | (sim["obs_r_lo1"][two_sided] < 0))
+        assert np.all((second[two_sided] > 0.5) | (sim["obs_r_lo1"][two_sided] < 0))
 
 
 def test_track_a_truths_and_datasets_line_up(track_a):
@@ -75,9 +79,38 @@ def test_track_a_truths_and_datasets_line_up(track_a):
     assert "rho_pooled" in monitored and "sigma_residual" in monitored
     truths, datasets = cal.track_a_datasets(model, data, "fisher_z", monitored, 5, seed=4)
     assert len(datasets) == 5 and all(v.shape[0] == 5 for v in truths.values())
-    assert set(datasets[0]) == {f"obs_{k}" for k in OBSERVATION_ARRAYS} == set(model.named_vars) & set(datasets[0])
+    assert set(datasets[0]) == set(observation_data(data)) == set(model.named_vars) & set(datasets[0])
     again, _ = cal.track_a_datasets(model, data, "fisher_z", monitored, 5, seed=4)
     np.testing.assert_array_equal(truths["rho_pooled"], again["rho_pooled"])  # seeded
+
+
+def _logp_data_inputs(model):
+    """Observation containers the log density reads: the ones a compiled model takes through with_data."""
+    return {v.name for v in graph_inputs([model.logp()]) if isinstance(v, SharedVariable) and v.name.startswith("obs_")}
+
+
+def test_simulated_data_sets_only_containers_the_log_density_reads(track_a):
+    data, model = track_a
+    assert not data.arrays["has_second"].any()  # the real table: every sign is reported
+    _, datasets = cal.track_a_datasets(model, data, "fisher_z", cal.monitored(model, "published"), 2, seed=1)
+    assert set(datasets[0]) == _logp_data_inputs(model)
+    assert "obs_r_lo2" not in datasets[0]
+    # a sign-unknown row brings the second interval into the graph, and into every simulated data set
+    two_sided = dict(data.arrays, has_second=data.arrays["has_second"].copy())
+    two_sided["r_lo2"], two_sided["r_hi2"] = data.arrays["r_lo2"].copy(), data.arrays["r_hi2"].copy()
+    i = int(np.flatnonzero(~data.arrays["is_point"])[0])
+    lo, hi = data.arrays["r_lo1"][i], data.arrays["r_hi1"][i]
+    if lo < 0 < hi:  # a |r| < rc row cannot be two-sided: use the Bonferroni band shape instead
+        lo, hi = -0.5429, -0.4329
+    two_sided["r_lo1"] = data.arrays["r_lo1"].copy()
+    two_sided["r_hi1"] = data.arrays["r_hi1"].copy()
+    two_sided["r_lo1"][i], two_sided["r_hi1"][i] = lo, hi
+    two_sided["r_lo2"][i], two_sided["r_hi2"][i], two_sided["has_second"][i] = -hi, -lo, True
+    data2 = dataclasses.replace(data, arrays=two_sided)
+    model2 = build_published_model(data2, to_z_prior(CONFIG["priors"]["reference"], CONFIG["published"]["grouping"]))
+    _, datasets2 = cal.track_a_datasets(model2, data2, "fisher_z", cal.monitored(model2, "published"), 2, seed=1)
+    assert {"obs_r_lo2", "obs_r_hi2", "obs_has_second"} <= set(datasets2[0])
+    assert set(datasets2[0]) == _logp_data_inputs(model2)
 
 
 def test_outcome_models_forward_draws_follow_the_simulated_alliance():
