@@ -26,7 +26,7 @@ import pymc as pm
 from models import sbc
 from models.evidence import R_MAX
 from models.predictive import simulate_r
-from models.published import PublishedData, observation_data
+from models.published import PublishedData, observation_names
 from models.reported import reported
 
 RANK_COLUMNS = ["replicate", "parameter", "truth", "rank", "n_ranks", "in50", "in90", "divergences"]
@@ -77,7 +77,7 @@ def simulate_published(
     data: PublishedData, rho_row: np.ndarray, likelihood: str, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """Values of the ``obs_*`` containers for one simulated data set (see the module docstring)."""
-    a, containers = data.arrays, observation_data(data)
+    a = data.arrays
     n_eff, extra = a["n_eff"], a["extra_sd"]
     if likelihood == "fisher_z":
         z = np.arctanh(rho_row) + rng.standard_normal(len(n_eff)) * np.sqrt(1.0 / (n_eff - 3.0) + extra**2)
@@ -100,7 +100,7 @@ def simulate_published(
         raise ValueError("simulated a second interval for a row the model compiled as one-sided")
     values = {f"obs_{k}": v for k, v in out.items()}
     values.update({"obs_n_eff": n_eff, "obs_extra_sd": extra})
-    return {k: v for k, v in values.items() if k in containers}
+    return {k: values[k] for k in observation_names(data)}
 
 
 # ---- draws from the prior ------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ Prior hyperparameters enter as ``pm.Data`` so every prior set maps to the same c
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -62,7 +63,7 @@ class PublishedData:
         }
         return cls(coords=coords, group_index=group_index, arrays=arrays)
 
-    @property
+    @cached_property  # frozen instances, so computed once (cached_property writes __dict__, not setattr)
     def layout(self) -> RowLayout:
         """Static row kinds. A simulated data set may drop a row's second interval, never add one."""
         return RowLayout.from_flags(self.arrays["is_point"], self.arrays["has_second"])
@@ -85,14 +86,19 @@ OBSERVATION_ARRAYS = ("r_obs", "r_lo1", "r_hi1", "r_lo2", "r_hi2", "has_second",
 SECOND_INTERVAL_ARRAYS = ("r_lo2", "r_hi2", "has_second")
 
 
-def observation_data(data: PublishedData) -> dict[str, np.ndarray]:
-    """Values of the observation ``pm.Data`` containers (flags as 0/1 floats, so one dtype for all).
+def observation_names(data: PublishedData) -> list[str]:
+    """Names of the observation ``pm.Data`` containers of this data's model.
 
     Without sign-unknown rows the second-interval arrays are in no row's graph, so they get no container:
     ``with_data`` then rejects them instead of ignoring them.
     """
-    names = [n for n in OBSERVATION_ARRAYS if len(data.layout.two_sided) or n not in SECOND_INTERVAL_ARRAYS]
-    return {f"obs_{name}": data.arrays[name].astype(float) for name in names}
+    two_sided = len(data.layout.two_sided) > 0
+    return [f"obs_{n}" for n in OBSERVATION_ARRAYS if two_sided or n not in SECOND_INTERVAL_ARRAYS]
+
+
+def observation_data(data: PublishedData) -> dict[str, np.ndarray]:
+    """Values of the observation ``pm.Data`` containers (flags as 0/1 floats, so one dtype for all)."""
+    return {name: data.arrays[name[4:]].astype(float) for name in observation_names(data)}
 
 
 def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = "fisher_z") -> pm.Model:
@@ -104,9 +110,9 @@ def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = 
         hyper = {name: pm.Data(name, value) for name, value in prior_data(prior).items()}
         # Observations are pm.Data too: SBC replicates and the reported/implied-n fits reuse one compile.
         a = {name: pm.Data(name, value) for name, value in observation_data(data).items()}
-        second = [a.get(f"obs_{n}") for n in SECOND_INTERVAL_ARRAYS]  # None without sign-unknown rows
-        if second[2] is not None:
-            second[2] = second[2] > 0.5
+        lo2, hi2, has_second = (a.get(f"obs_{n}") for n in SECOND_INTERVAL_ARRAYS)  # None without sign-unknown rows
+        if has_second is not None:
+            has_second = has_second > 0.5
         mu = pm.Normal("mu", hyper["prior_mu_mean"], hyper["prior_mu_sd"])
         z = mu
         for g in grouping:
@@ -129,7 +135,9 @@ def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = 
                 a["obs_r_obs"],
                 a["obs_r_lo1"],
                 a["obs_r_hi1"],
-                *second,
+                lo2,
+                hi2,
+                has_second,
                 a["obs_n_eff"],
                 a["obs_extra_sd"],
                 likelihood,
