@@ -2,6 +2,7 @@
 
 import arviz as az
 import numpy as np
+import pytest
 
 from reanalysis.fit_files import ENGINE, read_fit, write_fit
 
@@ -27,6 +28,14 @@ def test_round_trip_keeps_values_coords_and_attrs(tmp_path):
     assert list(back.posterior["rho_row"].coords["row"].values) == ["Z01", "L01", "L02"]
     np.testing.assert_array_equal(back.posterior["rho_row"].values, idata.posterior["rho_row"].values)
     np.testing.assert_array_equal(back.log_likelihood["obs"].values, idata.log_likelihood["obs"].values)
+
+
+def test_a_truncated_fit_names_its_file_and_the_remedy(tmp_path):
+    write_fit(_idata(), tmp_path / "fit.nc")
+    damaged = tmp_path / "damaged.nc"
+    damaged.write_bytes((tmp_path / "fit.nc").read_bytes()[:2000])
+    with pytest.raises(OSError, match=r"damaged\.nc: not a readable fit file \(netCDF-4\).*re-run the fit"):
+        read_fit(str(damaged))
 
 
 def test_reads_a_fit_written_by_arviz_default_engine_and_vice_versa(tmp_path):

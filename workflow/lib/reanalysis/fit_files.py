@@ -15,7 +15,11 @@ ENGINE = "netcdf4"
 
 
 def read_fit(path: str) -> az.InferenceData:
-    return az.from_netcdf(path, engine=ENGINE)
+    try:
+        return az.from_netcdf(path, engine=ENGINE)
+    except OSError as err:
+        # netCDF4 reports a damaged file as "HDF error" with advice about file locking; name what to do instead
+        raise OSError(f"{path}: not a readable fit file (netCDF-4): {err}; re-run the fit that wrote it") from err
 
 
 def write_fit(idata: az.InferenceData, path: str) -> None:
