@@ -10,7 +10,8 @@ checkout's results/ and the user's compile cache are never touched. Measured, in
 (b) after editing one prior set (sceptical rho interval) -- the rebuild a user waits for when trying a prior;
 (c) ``snakemake -n`` with nothing to do (median of 3);
 (d) one Track A fit in a fresh Python process: compile + first fit, then a refit under another prior set
-    through ``with_data`` (no recompile; median of 3), with the default sampler settings;
+    through ``with_data`` (no recompile; median of 3), with the default sampler settings, each judged by the
+    gate and sampled again with ``sampler.retry`` when it fails, as in the fit job;
 (e) simulation-based calibration of the Track A model with ``sbc: full`` (200 replicates, chunked jobs).
 
 Peak RSS is the largest sum of resident memory over the whole process tree, polled every 0.1 s.
@@ -110,31 +111,33 @@ import nutpie, numpy as np, yaml
 from models.compile import compile_nutpie, with_data
 from models.priors import to_z_prior
 from models.published import prior_data
-from models.sampling import SamplerSettings
+from models.sampling import SamplerSettings, nutpie_kwargs, with_retry
 from reanalysis import builders
 from reanalysis.config import validate_config
+from reanalysis.diagnostics import Gate, verdict
 cfg = validate_config(yaml.safe_load(open("config.yaml")))
 p = cfg["published"]
 t1 = time.perf_counter()
 built = builders.published("results/data/published/observations.reported.csv", p["grouping"],
                            cfg["priors"]["reference"], p["likelihood"])
 s = SamplerSettings.from_config(cfg["sampler"], cores=2)
-kw = dict(draws=s.draws, tune=s.tune, chains=s.chains, cores=s.cores, target_accept=s.target_accept,
-          progress_bar=False)
+gate = verdict(Gate.from_config(cfg["gate"]))  # as in the fit job: draws failing the gate are sampled again
 compiled = compile_nutpie(built.model)
 t2 = time.perf_counter()
-nutpie.sample(compiled, seed=1, **kw)
+with_retry(lambda st, seed: nutpie.sample(compiled, seed=seed, **nutpie_kwargs(st)), s, 1, gate)
 t3 = time.perf_counter()
-refits = []
+refits, attempts = [], []
 for i, name in enumerate(["sceptical", "psychotherapy", "enthusiastic"]):
     new = {k: np.asarray(v) for k, v in prior_data(to_z_prior(cfg["priors"][name], p["grouping"])).items()}
     t = time.perf_counter()
-    idata = nutpie.sample(with_data(compiled, new), seed=2 + i, **kw)
+    refit = with_data(compiled, new)
+    idata = with_retry(lambda st, seed: nutpie.sample(refit, seed=seed, **nutpie_kwargs(st)), s, 2 + i, gate)
     refits.append(time.perf_counter() - t)
+    attempts.append(len(json.loads(idata.attrs["sampler_attempts"])))
 draws = s.chains * s.draws
 print(json.dumps({"import_s": t1 - t0, "compile_s": t2 - t1, "first_fit_s": t3 - t2,
                   "compile_plus_first_fit_s": t3 - t1, "process_total_s": t3 - t0,
-                  "refit_s": sorted(refits)[1], "refits_s": refits, "draws": draws}))
+                  "refit_s": sorted(refits)[1], "refits_s": refits, "refit_attempts": attempts, "draws": draws}))
 """
 
 
@@ -142,6 +145,14 @@ def fit_times(cwd: Path, env: dict) -> dict:
     out = subprocess.run([str(VENV_BIN / "python"), "-c", FIT_SNIPPET], cwd=cwd, env=env, check=True,
                          capture_output=True, text=True).stdout  # fmt: skip
     return json.loads(out.strip().splitlines()[-1])
+
+
+def fit_attempts(work: Path) -> dict:
+    """How many fits of a run took one sampling attempt and how many needed the retry (diagnostics tables)."""
+    import pandas as pd
+
+    rows = pd.concat([pd.read_csv(p) for p in (work / "results" / "checks").rglob("*.diagnostics.csv")])
+    return {str(k): int(v) for k, v in rows["attempts"].value_counts().sort_index().items()}
 
 
 def main(out: Path, cores: int) -> dict:
@@ -160,6 +171,7 @@ def main(out: Path, cores: int) -> dict:
         snake = [str(VENV_BIN / "snakemake"), "--cores", str(cores)]
         print("(a) cold pipeline ...", flush=True)
         results["a_cold"] = timed(snake, work, env)
+        results["a_cold"]["attempts"] = fit_attempts(work)
         print(results["a_cold"], "\n(a') warm cache, results removed ...", flush=True)
         shutil.rmtree(work / "results")
         results["a_warm"] = timed(snake, work, env)

@@ -1,4 +1,4 @@
-"""Write bench/results.md from the JSON files of one bench run (pipeline, samplers, brms).
+"""Write bench/results.md from the JSON files of one bench run (pipeline, samplers, brms, sampler settings).
 
 python bench/report.py   # after bench/run.sh; reads bench/results/*.json
 """
@@ -52,10 +52,30 @@ def pipeline_section(p: dict) -> list[str]:
         _row("peak RSS of the default run (process tree)", "< 4 GiB", f"{rss:.2f} GiB", "yes" if rss < 4 else "**no**"),
         "",
         f"Jobs run: cold {p['a_cold']['jobs']}, after the prior edit {p['b_prior_edit']['jobs']}. "
-        f"A refit draws {d_warm['draws']} posterior draws (config `sampler`).",
+        f"A refit draws {d_warm['draws']} posterior draws (config `sampler`, first attempt); "
+        f"attempts of the three timed refits: {d_warm.get('refit_attempts', 'not recorded')}. "
+        f"Fits of the cold run by number of sampling attempts (2 = the gate sent it to `sampler.retry`): "
+        f"{p['a_cold'].get('attempts', 'not recorded')}.",
         "",
     ]
     return lines
+
+
+def settings_section(rows: list[dict]) -> list[str]:
+    """Gate pass rate and sampling time per sampler setting (bench/settings_bench.py): the evidence for config."""
+    by = {}
+    for r in rows:
+        by.setdefault((r["draws"], r["tune"], r["target_accept"]), []).append(r)
+    lines = ["## Sampler settings against the gate (bench/settings_bench.py)", "",
+             _row("draws", "tune", "target_accept", "fits", "failed the gate", "median sampling s", "what failed"),
+             _row(*["---"] * 7)]  # fmt: skip
+    for (draws, tune, ta), rs in sorted(by.items(), reverse=True):
+        failed = [r for r in rs if not r["passed"]]
+        secs = sorted(r["sample_s"] for r in rs)[len(rs) // 2]
+        what = sorted({f.split(" for ")[0].split(" ")[0] if "divergent" not in f else "divergences"
+                       for r in failed for f in r["failures"].split("; ")})  # fmt: skip
+        lines.append(_row(draws, tune, ta, len(rs), len(failed), _s(secs), ", ".join(what) or "—"))
+    return [*lines, ""]
 
 
 def brms_section(p: dict | None, b: dict, s: dict | None) -> list[str]:
@@ -118,6 +138,9 @@ def main() -> str:
         lines += brms_section(p, b, s)
     if s:
         lines += sampler_section(s)
+    settings = RESULTS / "settings.jsonl"
+    if settings.exists():
+        lines += settings_section([json.loads(line) for line in settings.read_text().splitlines() if line.strip()])
     text = "\n".join(lines)
     (HERE / "results.md").write_text(text)
     return text

@@ -2,16 +2,25 @@
 
 nutpie does not store the pointwise log-likelihood, so it is always computed afterwards: LOO must never
 disappear because of the choice of sampler.
+
+A fit is first sampled with the ordinary settings; only when its draws fail the convergence gate is it
+sampled again, once, with the stricter ``retry`` settings (longer chains, higher target acceptance), which
+the gate then judges like any other fit. Most fits pass the first time, so most fits cost a quarter of the
+strict settings; the few that do not cost what every fit used to.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
 
 import arviz as az
 import pymc as pm
 
 BACKENDS = ("nutpie", "pymc")
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -23,38 +32,107 @@ class SamplerSettings:
     target_accept: float = 0.99
     prior_draws: int = 2000
     cores: int = 1
+    retry: Mapping | None = None  # draws / tune / target_accept of the second attempt; None: no second attempt
 
     @classmethod
     def from_config(cls, cfg: dict, cores: int = 1) -> SamplerSettings:
         return cls(**{k: cfg[k] for k in cls.__dataclass_fields__ if k in cfg}, cores=cores)
 
+    def attempts(self) -> list[SamplerSettings]:
+        """The settings tried in order: these, then (if set) these with the retry values."""
+        return [self] if not self.retry else [self, replace(self, **self.retry, retry=None)]
 
-def sample_posterior(model: pm.Model, s: SamplerSettings, seed: int) -> az.InferenceData:
-    if s.backend == "nutpie":
+
+# failures of a draw set as the convergence gate words them; empty when the draws pass
+Verdict = Callable[[az.InferenceData], list[str]]
+
+
+def _sampler(model: pm.Model, backend: str) -> Callable[[SamplerSettings, int], az.InferenceData]:
+    """A function (settings, seed) -> posterior draws; nutpie's model is compiled once for every attempt."""
+    if backend == "nutpie":
         import nutpie
 
         from models.compile import compile_nutpie
 
         compiled = compile_nutpie(model)
-        idata = nutpie.sample(
+        return lambda s, seed: nutpie.sample(
             compiled, draws=s.draws, tune=s.tune, chains=s.chains, cores=max(s.cores, 1), seed=seed,
             target_accept=s.target_accept, save_warmup=False, progress_bar=False,
         )  # fmt: skip
-    elif s.backend == "pymc":
-        with model:
-            idata = pm.sample(
-                draws=s.draws, tune=s.tune, chains=s.chains, cores=max(s.cores, 1), random_seed=seed,
-                target_accept=s.target_accept, progressbar=False, compute_convergence_checks=False,
-            )  # fmt: skip
-    else:
-        raise ValueError(f"sampler.backend={s.backend!r}; expected one of {BACKENDS}")
+    if backend == "pymc":
+
+        def draw(s: SamplerSettings, seed: int) -> az.InferenceData:
+            with model:
+                return pm.sample(
+                    draws=s.draws, tune=s.tune, chains=s.chains, cores=max(s.cores, 1), random_seed=seed,
+                    target_accept=s.target_accept, progressbar=False, compute_convergence_checks=False,
+                )  # fmt: skip
+
+        return draw
+    raise ValueError(f"sampler.backend={backend!r}; expected one of {BACKENDS}")
+
+
+def nutpie_kwargs(s: SamplerSettings) -> dict:
+    """nutpie.sample's keyword arguments for one attempt."""
+    return dict(draws=s.draws, tune=s.tune, chains=s.chains, cores=max(s.cores, 1), target_accept=s.target_accept,
+                save_warmup=False, progress_bar=False)  # fmt: skip
+
+
+def _sampler(model: pm.Model, backend: str) -> Callable[[SamplerSettings, int], az.InferenceData]:
+    """A function (settings, seed) -> posterior draws; nutpie's model is compiled once for every attempt."""
+    if backend == "nutpie":
+        import nutpie
+
+        from models.compile import compile_nutpie
+
+        compiled = compile_nutpie(model)
+        return lambda s, seed: nutpie.sample(compiled, seed=seed, **nutpie_kwargs(s))
+    if backend == "pymc":
+
+        def draw(s: SamplerSettings, seed: int) -> az.InferenceData:
+            with model:
+                return pm.sample(
+                    draws=s.draws, tune=s.tune, chains=s.chains, cores=max(s.cores, 1), random_seed=seed,
+                    target_accept=s.target_accept, progressbar=False, compute_convergence_checks=False,
+                )  # fmt: skip
+
+        return draw
+    raise ValueError(f"sampler.backend={backend!r}; expected one of {BACKENDS}")
+
+
+def with_retry(
+    draw: Callable[[SamplerSettings, int], az.InferenceData], s: SamplerSettings, seed: int, verdict: Verdict | None
+) -> az.InferenceData:
+    """``draw(settings, seed)`` with ``s``; with a ``verdict`` (the gate's), draws that fail it are replaced by a
+    second attempt with ``s.retry`` (same seed). The last attempt is kept whatever its verdict, for the gate to
+    judge; ``attrs["sampler_attempts"]`` records every attempt's settings and failures.
+    """
+    record = []
+    for settings in s.attempts():
+        idata = draw(settings, seed)
+        failures = verdict(idata) if verdict is not None else []
+        record.append({k: getattr(settings, k) for k in ("draws", "tune", "target_accept")} | {"failures": failures})
+        log.info("attempt %d (%s): %s", len(record), record[-1], "; ".join(failures) or "passes the gate")
+        if not failures or verdict is None:
+            break
+    idata.attrs["sampler_attempts"] = json.dumps(record)
+    return idata
+
+
+def sample_posterior(
+    model: pm.Model, s: SamplerSettings, seed: int, verdict: Verdict | None = None
+) -> az.InferenceData:
+    """Posterior draws (retried as :func:`with_retry` says) with pointwise log-likelihood and log prior."""
+    idata = with_retry(_sampler(model, s.backend), s, seed, verdict)
     add_log_densities(idata, model)
     return idata
 
 
 # Pointwise densities are compiled with numba so they hit the same on-disk cache as the sampler's graph
-# (the default C backend would rewrite and link a separate function in every process).
-_NUMBA = {"mode": "NUMBA"}
+# (the default C backend would rewrite and link a separate function in every process). A new dict per call:
+# PyMC's sample_prior_predictive adds keys to the one it is given, which then break compute_log_likelihood.
+def _numba() -> dict:
+    return {"mode": "NUMBA"}
 
 
 def add_log_densities(idata: az.InferenceData, model: pm.Model) -> az.InferenceData:
@@ -64,9 +142,9 @@ def add_log_densities(idata: az.InferenceData, model: pm.Model) -> az.InferenceD
     LOO and the sensitivity check never depend on the choice of sampler.
     """
     if "log_likelihood" not in idata.groups():
-        pm.compute_log_likelihood(idata, model=model, progressbar=False, compile_kwargs=_NUMBA)
+        pm.compute_log_likelihood(idata, model=model, progressbar=False, compile_kwargs=_numba())
     if "log_prior" not in idata.groups():
-        pm.compute_log_prior(idata, model=model, progressbar=False, compile_kwargs=_NUMBA)
+        pm.compute_log_prior(idata, model=model, progressbar=False, compile_kwargs=_numba())
     return idata
 
 
@@ -76,12 +154,17 @@ def sample_prior(model: pm.Model, draws: int, seed: int) -> az.InferenceData:
     with model:
         # numba: its compiled forward graph is cached on disk (about 1 s in a new process against 2.5-4 s
         # for the C backend, which rewrites and links it again)
-        return pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed, compile_kwargs=_NUMBA)
+        return pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed, compile_kwargs=_numba())
 
 
-def fit(model: pm.Model, s: SamplerSettings, seed: int, predictive: tuple[str, ...] = ()) -> az.InferenceData:
-    """Posterior (with log-likelihood), prior draws and, for ``predictive`` variables, posterior predictive draws."""
-    idata = sample_posterior(model, s, seed)
+def fit(
+    model: pm.Model, s: SamplerSettings, seed: int, predictive: tuple[str, ...] = (), verdict: Verdict | None = None
+) -> az.InferenceData:
+    """Posterior (with log-likelihood), prior draws and, for ``predictive`` variables, posterior predictive draws.
+
+    ``verdict``: see :func:`sample_posterior` (retry of draws that fail the gate).
+    """
+    idata = sample_posterior(model, s, seed, verdict)
     idata.extend(sample_prior(model, s.prior_draws, seed + 1))
     if predictive:
         with model:

@@ -63,9 +63,10 @@ def test_partial_section_keeps_given_values_and_fills_the_rest(cfg):
         "backend": "nutpie",
         "chains": 4,
         "draws": 100,
-        "tune": 1500,
+        "tune": 1000,
         "target_accept": 0.99,
         "prior_draws": 2000,
+        "retry": {"draws": 4000, "tune": 1500, "target_accept": 0.995},
     }
     assert out["published"]["grouping"] == GROUPING
     assert out["published"]["multiplicity"] == {
@@ -155,6 +156,12 @@ BAD_VALUES = [
         "key priors.reference.heterogeneity.study: -0.2 is less than or equal to the minimum of 0",
     ),
     (
+        "retry_target_accept_of_one",
+        ("sampler", "retry", "target_accept"),
+        1.0,
+        "key sampler.retry.target_accept: 1.0 is greater than or equal to the maximum of 1",
+    ),
+    (
         "rho_outside_correlation",
         ("priors", "reference", "rho", "upper95"),
         1.0,
@@ -172,6 +179,15 @@ def test_bad_value_names_key(cfg, keys, value, fragment):
     message = _error(cfg)
     assert message.startswith("1 problem(s) in config.yaml:")
     assert fragment in message
+
+
+def test_retry_can_be_switched_off_or_partial(cfg):
+    cfg["sampler"]["retry"] = None
+    assert validate_config(cfg)["sampler"]["retry"] is None
+    cfg["sampler"]["retry"] = {"draws": 8000}  # the other keys keep the first attempt's values
+    assert validate_config(cfg)["sampler"]["retry"] == {"draws": 8000}
+    cfg["sampler"]["retry"] = {"chains": 8}
+    assert "unknown key(s) sampler.retry.chains" in _error(cfg)
 
 
 def test_every_schema_problem_listed_with_the_source(cfg):

@@ -1,6 +1,8 @@
 """reanalysis.diagnostics: the convergence gate on InferenceData built from numpy draws of known behaviour
 (no sampling): iid chains pass; a shifted chain, divergences and a random-walk energy each fail."""
 
+import json
+
 import arviz as az
 import numpy as np
 import pytest
@@ -14,8 +16,10 @@ from reanalysis.diagnostics import (
     check,
     enforce,
     judge,
+    measure,
     per_parameter,
     read_measures,
+    verdict,
     write_measures,
 )  # fmt: skip
 
@@ -258,3 +262,22 @@ def test_unreadable_measures_file_names_itself(tmp_path):
     path.write_text('{"parameters": [')  # cut off mid-write
     with pytest.raises(ValueError, match=r"y.convergence.json: not a convergence-measures JSON"):
         read_measures(str(path))
+
+
+def test_verdict_for_the_sampler_retry_lists_the_gate_failures():
+    """The retry test of models.sampling sees exactly the failures the gate job would report."""
+    bad = make_idata(seed=9, shift=1.0, n_divergent=3)
+    failures = verdict(Gate())(bad)
+    assert failures and "; ".join(failures) == check(bad, Gate(), "m", "p")["failures"]
+    assert verdict(Gate())(make_idata(seed=10)) == []
+
+
+def test_attempts_recorded_by_the_sampler_reach_the_diagnostics_row(tmp_path):
+    idata = make_idata(seed=11)
+    assert judge(measure(idata), Gate(), "m", "p")["attempts"] == 1  # no record: sampled once
+    record = [{"draws": 1000, "failures": ["R-hat 1.02 > 1.01 for mu"]}, {"draws": 4000, "failures": []}]
+    idata.attrs["sampler_attempts"] = json.dumps(record)
+    path = tmp_path / "fit.convergence.json"
+    write_measures(idata, str(path))
+    row = judge(read_measures(str(path)), Gate(), "m", "p")
+    assert row["attempts"] == 2 and row["passed"]

@@ -41,6 +41,13 @@ PARTICIPANT_MODELS = participant_models()
 PUBLISHED_MODELS = ["published", "published_alt_n"]
 
 
+def fit_gate():
+    """The gate thresholds a fit job samples against (a failing first attempt is retried with sampler.retry);
+    on_fail only matters to the gate job, so editing it reruns no fit.
+    """
+    return {k: v for k, v in config["gate"].items() if k != "on_fail"}
+
+
 def one_of(names):
     """Regex alternation of names; matches nothing for an empty list (an empty pattern would match anything)."""
     return "|".join(re.escape(n) for n in names) if names else "(?!)"

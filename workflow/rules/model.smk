@@ -25,6 +25,7 @@ rule fit:
         grouping=config["published"]["grouping"],
         likelihood=config["published"]["likelihood"],
         sampler=config["sampler"],
+        gate=fit_gate(),
         seed=config["seed"],
     script:
         "../scripts/fit.py"
@@ -54,6 +55,7 @@ rule fit_participant:
         prior=get_participant_prior,
         residual=config["participant_residual"],
         sampler=config["sampler"],
+        gate=fit_gate(),
         seed=config["seed"],
     script:
         "../scripts/fit_participant.py"

@@ -27,6 +27,7 @@ rule fit_variant_published:
         grouping=[g for g in config["published"]["grouping"] if g != "alliance_phase"],
         likelihood=config["published"]["likelihood"],
         sampler=config["sampler"],
+        gate=fit_gate(),
         seed=config["seed"],
     script:
         "../scripts/fit.py"
@@ -55,6 +56,7 @@ rule fit_variant_participant:
         prior=get_participant_prior,
         residual=lambda w: w.variant,
         sampler=config["sampler"],
+        gate=fit_gate(),
         seed=config["seed"],
     script:
         "../scripts/fit_participant.py"

@@ -3,19 +3,32 @@
 from models.sampling import SamplerSettings, fit
 from models.sensitivity import prior_set_variables
 from reanalysis import builders
-from reanalysis.diagnostics import write_measures
+from reanalysis.diagnostics import Gate, verdict, write_measures
 from reanalysis.fit_files import write_fit
 from reanalysis.provenance import fit_attrs
 from reanalysis.scripting import log_to
 
 
 def main(
-    obs_path, prior_set, prior_name, model_name, grouping, likelihood, sampler, seed, threads, out, convergence, log
+    obs_path,
+    prior_set,
+    prior_name,
+    model_name,
+    grouping,
+    likelihood,
+    sampler,
+    gate,
+    seed,
+    threads,
+    out,
+    convergence,
+    log,
 ) -> None:
     model = builders.published(obs_path, grouping, prior_set, likelihood).model
     settings = SamplerSettings.from_config(sampler, cores=threads)
+    retry_test = verdict(Gate.from_config(gate))  # draws that fail the gate are sampled again with sampler.retry
     log.info("fitting %s under %s with %s", model_name, prior_name, settings)
-    idata = fit(model, settings, seed)
+    idata = fit(model, settings, seed, verdict=retry_test)
     idata.attrs.update(fit_attrs("published", model_name, prior_name, prior_set, seed, sampler, obs_path))
     idata.attrs["likelihood"] = likelihood
     # the priors a prior set controls: the ones power-scaling sensitivity perturbs
@@ -34,6 +47,7 @@ with log_to(snakemake.log[0]) as log:
         snakemake.params.grouping,
         snakemake.params.likelihood,
         dict(snakemake.params.sampler),
+        dict(snakemake.params.gate),
         int(snakemake.params.seed),
         snakemake.threads,
         snakemake.output.idata,

@@ -6,7 +6,7 @@ import xarray as xr
 from models.sampling import SamplerSettings, fit
 from models.sensitivity import prior_set_variables
 from reanalysis import builders
-from reanalysis.diagnostics import write_measures
+from reanalysis.diagnostics import Gate, verdict, write_measures
 from reanalysis.fit_files import write_fit
 from reanalysis.provenance import fit_attrs
 from reanalysis.scripting import log_to
@@ -22,13 +22,27 @@ def add_labels(idata, name: str, dim: str, labels: np.ndarray) -> None:
 
 
 def main(
-    clean_path, info, spec, prior_set, prior_name, model_name, residual, sampler, seed, threads, out, convergence, log
+    clean_path,
+    info,
+    spec,
+    prior_set,
+    prior_name,
+    model_name,
+    residual,
+    sampler,
+    gate,
+    seed,
+    threads,
+    out,
+    convergence,
+    log,
 ):
     built = builders.participant(clean_path, info, spec, prior_set, residual)
     data, outcome = built.data, built.data.outcome
     settings = SamplerSettings.from_config(sampler, cores=threads)
+    retry_test = verdict(Gate.from_config(gate))  # draws that fail the gate are sampled again with sampler.retry
     if built.kind == "outcome":
-        idata = fit(built.model, settings, seed, predictive=("y",))
+        idata = fit(built.model, settings, seed, predictive=("y",), verdict=retry_test)
         # follow-up of every observed outcome, so the posterior predictive check can group by follow-up
         add_labels(idata, "y_followup", "y_obs", np.asarray(data.followups)[data.followup_observed_cells[1]])
         # y is modelled on the standardised scale; these bring it back to outcome points
@@ -39,7 +53,7 @@ def main(
             outcome_scale=data.outcome_scale,
         )
     else:
-        idata = fit(built.model, settings, seed, predictive=("x_observed",))
+        idata = fit(built.model, settings, seed, predictive=("x_observed",), verdict=retry_test)
         # alliance timepoint of every observed alliance value, for the posterior predictive check by timepoint
         timepoint = np.asarray(data.alliance_timepoints)[data.alliance_observed_cells[1]]
         add_labels(idata, "x_time", "alliance_obs", timepoint)
@@ -63,6 +77,7 @@ with log_to(snakemake.log[0]) as log:
         snakemake.wildcards.model,
         snakemake.params.residual,
         dict(snakemake.params.sampler),
+        dict(snakemake.params.gate),
         int(snakemake.params.seed),
         snakemake.threads,
         snakemake.output.idata,

@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 DIAGNOSTIC_COLUMNS = [
     "model", "prior_set", "passed", "max_r_hat", "worst_r_hat_parameter", "min_ess_bulk",
     "worst_ess_bulk_parameter", "min_ess_tail", "worst_ess_tail_parameter", "divergences", "min_ebfmi",
-    "n_draws", "n_constant", "failures",
+    "n_draws", "n_constant", "attempts", "failures",
 ]  # fmt: skip
 
 
@@ -88,7 +88,9 @@ def per_parameter(idata: az.InferenceData) -> pd.DataFrame:
 
 
 def measure(idata: az.InferenceData) -> dict:
-    """Everything the gate looks at, as plain values: per-parameter R-hat/ESS, divergences, E-BFMI."""
+    """Everything the gate looks at, as plain values: per-parameter R-hat/ESS, divergences, E-BFMI, and the
+    sampler's attempts (models.sampling: settings and failures of each; none recorded = one attempt).
+    """
     import arviz as az
 
     return {
@@ -96,6 +98,7 @@ def measure(idata: az.InferenceData) -> dict:
         "divergences": int(idata.sample_stats["diverging"].sum()),
         "min_ebfmi": float(np.min(az.bfmi(idata))),
         "n_draws": int(idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]),
+        "attempts": json.loads(idata.attrs.get("sampler_attempts", "[]")),
     }
 
 
@@ -116,8 +119,8 @@ def read_measures(path: str) -> dict:
     return measured
 
 
-def judge(measured: dict, gate: Gate, model: str, prior_set: str) -> dict:
-    """One diagnostics row; ``failures`` says which criterion failed and for which parameter."""
+def _verdict(measured: dict, gate: Gate) -> tuple[dict, list[str]]:
+    """The worst parameter per criterion, and the gate's failures (empty when the draws pass)."""
     every = pd.DataFrame(measured["parameters"], columns=PARAMETER_COLUMNS)
     # exactly constant in every chain (e.g. a change from the reference level, 0 by definition): nothing to
     # converge, and R-hat is undefined; a stuck sampler would not give identical values in independent chains
@@ -139,6 +142,13 @@ def judge(measured: dict, gate: Gate, model: str, prior_set: str) -> dict:
         failures.append(f"{divergences} divergent transitions > {gate.divergences_max}")
     if not ebfmi >= gate.ebfmi_min:
         failures.append(f"E-BFMI {ebfmi:.2f} < {gate.ebfmi_min} in at least one chain")
+    return worst, failures
+
+
+def judge(measured: dict, gate: Gate, model: str, prior_set: str) -> dict:
+    """One diagnostics row; ``failures`` says which criterion failed and for which parameter."""
+    worst, failures = _verdict(measured, gate)
+    every = pd.DataFrame(measured["parameters"], columns=PARAMETER_COLUMNS)
     return {
         "model": model,
         "prior_set": prior_set,
@@ -149,12 +159,18 @@ def judge(measured: dict, gate: Gate, model: str, prior_set: str) -> dict:
         "worst_ess_bulk_parameter": worst["ess_bulk"]["parameter"],
         "min_ess_tail": float(worst["ess_tail"]["ess_tail"]),
         "worst_ess_tail_parameter": worst["ess_tail"]["parameter"],
-        "divergences": divergences,
-        "min_ebfmi": ebfmi,
+        "divergences": int(measured["divergences"]),
+        "min_ebfmi": float(measured["min_ebfmi"]),
         "n_draws": int(measured["n_draws"]),
         "n_constant": int(every["constant"].astype(bool).sum()),
+        "attempts": max(len(measured.get("attempts") or []), 1),
         "failures": "; ".join(failures),
     }
+
+
+def verdict(gate: Gate):
+    """The sampler's retry test (models.sampling.Verdict): the gate's failures for a set of draws."""
+    return lambda idata: _verdict(measure(idata), gate)[1]
 
 
 def check(idata: az.InferenceData, gate: Gate, model: str, prior_set: str) -> dict:
