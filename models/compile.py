@@ -25,8 +25,11 @@ already compiled model with no compile at all.
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import math
 from importlib.metadata import version
+from pathlib import Path
 
 import numpy as np
 import pymc as pm
@@ -160,14 +163,57 @@ def enable() -> dict:
     return dict(_state)
 
 
+def structure_key(model: pm.Model) -> str:
+    """Fingerprint of what nutpie compiles: the log-density graph, the deterministics and the shapes of the
+    ``pm.Data`` values. The values themselves are not part of it, so every prior set and data set of one model
+    structure has one key. Two structures sharing a key would only make one first compile wait for the other.
+    """
+    from pytensor.printing import debugprint
+
+    graph = debugprint(model.logp(), file="str", print_type=True)
+    parts = (graph, [v.name for v in model.deterministics],
+             sorted((v.name, v.get_value(borrow=True).shape, str(v.dtype)) for v in model.data_vars))  # fmt: skip
+    return hashlib.sha256(repr(parts).encode()).hexdigest()[:32]
+
+
+@contextlib.contextmanager
+def first_compile_lock(key: str, folder: Path | None = None):
+    """Let one process at a time compile a structure the on-disk cache has not seen; the others wait, then load it.
+
+    The cold pipeline starts the fits of every prior set at once; without this each compiled the same code side
+    by side (about 25-50 s of one core each). Once a compile of ``key`` has finished, later ones take no lock.
+    """
+    import pytensor
+
+    try:
+        import fcntl  # noqa: I001
+    except ImportError:  # not POSIX: no lock, every process compiles (slower, same result)
+        yield
+        return
+    folder = folder or Path(pytensor.config.compiledir) / "reanalysis-first-compile"  # beside the cache it guards
+    folder.mkdir(parents=True, exist_ok=True)
+    done = folder / f"{key}.done"
+    if done.exists():
+        yield
+        return
+    with open(folder / f"{key}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released by the OS if the holder dies
+        try:
+            yield
+            done.touch()
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def compile_nutpie(model: pm.Model):
-    """nutpie's compiled model, through the on-disk numba cache."""
+    """nutpie's compiled model, through the on-disk numba cache (one first compile per structure at a time)."""
     enable()
     import nutpie
 
-    # cache=True: the C callbacks are stored under the keys of _callback_key (only with the patch active;
-    # nutpie's own closures would miss the cache every time).
-    return nutpie.compile_pymc_model(model, cache=_state["nutpie_patched"])
+    with first_compile_lock(structure_key(model)):
+        # cache=True: the C callbacks are stored under the keys of _callback_key (only with the patch active;
+        # nutpie's own closures would miss the cache every time).
+        return nutpie.compile_pymc_model(model, cache=_state["nutpie_patched"])
 
 
 def with_data(compiled, values: dict[str, np.ndarray]):

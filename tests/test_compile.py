@@ -125,3 +125,60 @@ def test_c_callbacks_come_from_the_disk_cache_on_the_second_compile():
     assert status == 0
     assert_allclose(logp[0], ref_logp, rtol=1e-12)
     assert_allclose(grad, ref_grad, rtol=1e-12)
+
+
+def test_structure_key_is_shared_by_prior_sets_and_not_by_other_structures():
+    """The first-compile lock is keyed by structure: every prior set maps to one key, another likelihood,
+    grouping or data shape to another."""
+    grouping = CONFIG["published"]["grouping"]
+    data = PublishedData.from_observations(published_observations(), grouping)
+
+    def key(prior="reference", likelihood="fisher_z", groups=grouping, d=data):
+        return mc.structure_key(build_published_model(d, to_z_prior(CONFIG["priors"][prior], groups), likelihood))
+
+    reference = key()
+    assert key("sceptical") == reference == key("enthusiastic")
+    assert key(likelihood="exact") != reference
+    pooled = [g for g in grouping if g != "alliance_phase"]
+    assert key(groups=pooled, d=PublishedData.from_observations(published_observations(), pooled)) != reference
+    fewer = PublishedData.from_observations(published_observations().iloc[:-1], grouping)
+    assert key(d=fewer) != reference
+
+
+def test_first_compile_lock_makes_a_second_compiler_wait_once(tmp_path):
+    """Two compilers of one structure: the second waits until the first is done; later ones take no lock."""
+    import threading
+    import time
+
+    entered, order = threading.Event(), []
+
+    def first():
+        with mc.first_compile_lock("k", tmp_path):
+            entered.set()
+            time.sleep(0.8)
+            order.append("first done")
+
+    thread = threading.Thread(target=first)
+    thread.start()
+    entered.wait()
+    t0 = time.perf_counter()
+    with mc.first_compile_lock("k", tmp_path):  # flock: a second open file description waits, even in-process
+        order.append("second in")
+    waited = time.perf_counter() - t0
+    thread.join()
+    assert order == ["first done", "second in"] and waited > 0.5
+    assert (tmp_path / "k.done").exists()
+    with open(tmp_path / "k.lock") as held:  # a holder no longer blocks a structure compiled once
+        import fcntl
+
+        fcntl.flock(held, fcntl.LOCK_EX)
+        t0 = time.perf_counter()
+        with mc.first_compile_lock("k", tmp_path):
+            pass
+        assert time.perf_counter() - t0 < 0.1
+
+
+def test_a_failed_first_compile_leaves_no_done_mark(tmp_path):
+    with pytest.raises(RuntimeError), mc.first_compile_lock("bad", tmp_path):
+        raise RuntimeError("compile failed")
+    assert not (tmp_path / "bad.done").exists()  # the next process compiles it itself

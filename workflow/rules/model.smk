@@ -54,6 +54,7 @@ rule fit_participant:
         spec=get_model_cohort_spec,
         prior=get_participant_prior,
         residual=config["participant_residual"],
+        predictive=predictive_for,
         sampler=config["sampler"],
         gate=fit_gate(),
         seed=config["seed"],

@@ -55,6 +55,7 @@ rule fit_variant_participant:
         spec=get_model_cohort_spec,
         prior=get_participant_prior,
         residual=lambda w: w.variant,
+        predictive=False,  # the variants serve the LOO comparison only
         sampler=config["sampler"],
         gate=fit_gate(),
         seed=config["seed"],

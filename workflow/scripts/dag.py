@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import yaml
@@ -15,16 +16,25 @@ from reanalysis.scripting import log_to
 COLLAPSED = {"provenance": "reads every job's benchmark file"}
 
 
-def ask_snakemake(snakefile: str, config: dict, what: str, log) -> str:
+def ask_snakemake(snakefile: str, config: dict, what: str, log, tries: int = 3) -> str:
     """`snakemake --dag` or `--summary` for this config, run from inside the job (--nolock: the running workflow
-    holds the lock)."""
+    holds the lock).
+
+    While this job runs, the running workflow deletes the old outputs of jobs it is about to rerun (say with
+    --forceall); a file listed and then gone fails the inner DAG build with "File or directory not found". That
+    race, and only that, is asked again.
+    """
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as cfg:
         yaml.safe_dump(config, cfg, sort_keys=False)
         cfg.flush()
         cmd = [sys.executable, "-m", "snakemake", "--snakefile", snakefile, "--directory", str(Path.cwd()),
                "--configfile", cfg.name, what, "--nolock", "--ignore-incomplete"]  # fmt: skip
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
-    log.info("%s\n%s", " ".join(cmd), result.stderr)
+        for attempt in range(1, tries + 1):
+            result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
+            log.info("%s (try %d)\n%s", " ".join(cmd), attempt, result.stderr)
+            if result.returncode == 0 or "File or directory not found" not in result.stderr:
+                break
+            time.sleep(2.0)
     if result.returncode != 0:
         raise RuntimeError(f"snakemake {what} failed (exit {result.returncode}):\n{result.stderr[-3000:]}")
     return result.stdout

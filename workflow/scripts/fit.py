@@ -9,27 +9,15 @@ from reanalysis.provenance import fit_attrs
 from reanalysis.scripting import log_to
 
 
-def main(
-    obs_path,
-    prior_set,
-    prior_name,
-    model_name,
-    grouping,
-    likelihood,
-    sampler,
-    gate,
-    seed,
-    threads,
-    out,
-    convergence,
-    log,
-) -> None:
-    model = builders.published(obs_path, grouping, prior_set, likelihood).model
-    settings = SamplerSettings.from_config(sampler, cores=threads)
-    retry_test = verdict(Gate.from_config(gate))  # draws that fail the gate are sampled again with sampler.retry
+def main(obs_path, model_name, prior_name, p: dict, threads, out, convergence, log) -> None:
+    """``p``: the rule's params (prior, grouping, likelihood, sampler, gate, seed)."""
+    prior_set, likelihood, seed = dict(p["prior"]), p["likelihood"], int(p["seed"])
+    model = builders.published(obs_path, p["grouping"], prior_set, likelihood).model
+    settings = SamplerSettings.from_config(dict(p["sampler"]), cores=threads)
+    retry_test = verdict(Gate.from_config(dict(p["gate"])))  # draws failing the gate are sampled again (sampler.retry)
     log.info("fitting %s under %s with %s", model_name, prior_name, settings)
     idata = fit(model, settings, seed, verdict=retry_test)
-    idata.attrs.update(fit_attrs("published", model_name, prior_name, prior_set, seed, sampler, obs_path))
+    idata.attrs.update(fit_attrs("published", model_name, prior_name, prior_set, seed, dict(p["sampler"]), obs_path))
     idata.attrs["likelihood"] = likelihood
     # the priors a prior set controls: the ones power-scaling sensitivity perturbs
     idata.attrs["prior_set_variables"] = ",".join(prior_set_variables(model))
@@ -41,14 +29,9 @@ def main(
 with log_to(snakemake.log[0]) as log:
     main(
         snakemake.input.observations,
-        dict(snakemake.params.prior),
-        snakemake.wildcards.prior,
         snakemake.wildcards.model,
-        snakemake.params.grouping,
-        snakemake.params.likelihood,
-        dict(snakemake.params.sampler),
-        dict(snakemake.params.gate),
-        int(snakemake.params.seed),
+        snakemake.wildcards.prior,
+        dict(snakemake.params.items()),
         snakemake.threads,
         snakemake.output.idata,
         snakemake.output.convergence,

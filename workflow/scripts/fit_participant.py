@@ -21,28 +21,17 @@ def add_labels(idata, name: str, dim: str, labels: np.ndarray) -> None:
         idata.add_groups(constant_data=labels)
 
 
-def main(
-    clean_path,
-    info,
-    spec,
-    prior_set,
-    prior_name,
-    model_name,
-    residual,
-    sampler,
-    gate,
-    seed,
-    threads,
-    out,
-    convergence,
-    log,
-):
-    built = builders.participant(clean_path, info, spec, prior_set, residual)
+def main(clean_path, model_name, prior_name, p: dict, threads, out, convergence, log):
+    """``p``: the rule's params (info, spec, prior, residual, predictive, sampler, gate, seed)."""
+    info, spec, prior_set, seed = dict(p["info"]), dict(p["spec"]), dict(p["prior"]), int(p["seed"])
+    built = builders.participant(clean_path, info, spec, prior_set, p["residual"])
     data, outcome = built.data, built.data.outcome
-    settings = SamplerSettings.from_config(sampler, cores=threads)
-    retry_test = verdict(Gate.from_config(gate))  # draws that fail the gate are sampled again with sampler.retry
+    settings = SamplerSettings.from_config(dict(p["sampler"]), cores=threads)
+    retry_test = verdict(Gate.from_config(dict(p["gate"])))  # draws failing the gate are sampled again (sampler.retry)
+    observed = "y" if built.kind == "outcome" else "x_observed"
+    # replicated data only where the posterior predictive check reads them (rule param `predictive`)
+    idata = fit(built.model, settings, seed, predictive=(observed,) if p["predictive"] else (), verdict=retry_test)
     if built.kind == "outcome":
-        idata = fit(built.model, settings, seed, predictive=("y",), verdict=retry_test)
         # follow-up of every observed outcome, so the posterior predictive check can group by follow-up
         add_labels(idata, "y_followup", "y_obs", np.asarray(data.followups)[data.followup_observed_cells[1]])
         # y is modelled on the standardised scale; these bring it back to outcome points
@@ -53,12 +42,12 @@ def main(
             outcome_scale=data.outcome_scale,
         )
     else:
-        idata = fit(built.model, settings, seed, predictive=("x_observed",), verdict=retry_test)
         # alliance timepoint of every observed alliance value, for the posterior predictive check by timepoint
         timepoint = np.asarray(data.alliance_timepoints)[data.alliance_observed_cells[1]]
         add_labels(idata, "x_time", "alliance_obs", timepoint)
     log.info("fitted %s under %s with %s", model_name, prior_name, settings)
-    idata.attrs.update(fit_attrs("participant", model_name, prior_name, prior_set, seed, sampler, clean_path))
+    attrs = fit_attrs("participant", model_name, prior_name, prior_set, seed, dict(p["sampler"]), clean_path)
+    idata.attrs.update(attrs)
     idata.attrs.update(cohort=info["cohort"], synthetic=str(spec["file"] == "synthetic"))
     # the priors a prior set controls: the ones power-scaling sensitivity perturbs
     idata.attrs["prior_set_variables"] = ",".join(prior_set_variables(built.model))
@@ -70,15 +59,9 @@ def main(
 with log_to(snakemake.log[0]) as log:
     main(
         snakemake.input.clean,
-        dict(snakemake.params.info),
-        dict(snakemake.params.spec),
-        dict(snakemake.params.prior),
-        snakemake.wildcards.prior,
         snakemake.wildcards.model,
-        snakemake.params.residual,
-        dict(snakemake.params.sampler),
-        dict(snakemake.params.gate),
-        int(snakemake.params.seed),
+        snakemake.wildcards.prior,
+        dict(snakemake.params.items()),
         snakemake.threads,
         snakemake.output.idata,
         snakemake.output.convergence,

@@ -17,6 +17,8 @@ def main(idata_paths, model: str, spec: dict, slopes_out: str, ppc_out: str, ppc
     if synthetic:
         mark_synthetic(fig)
     save(fig, slopes_out)
+    if "posterior_predictive" not in first.groups():  # drawn only under the first prior set (rule fit_participant)
+        raise ValueError(f"{idata_paths[0]}: no posterior predictive draws; expected the first prior set's fit")
     followup = first.constant_data["y_followup"].values.astype(str)
     centre, scale = float(first.attrs["outcome_center"]), float(first.attrs["outcome_scale"])
     observed = first.observed_data["y"].values * scale + centre  # back to outcome points
