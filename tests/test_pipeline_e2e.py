@@ -6,6 +6,7 @@ change one thing (a prior, the gate, the data, the config), so each failure path
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -15,6 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 import yaml
+
+from reanalysis.fit_files import read_fit
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[1]
@@ -64,6 +67,7 @@ def tiny_config(user_file: Path | None = None) -> dict:
         cfg["cohorts"]["mine"] = {**USER_COHORT, "file": str(user_file)}
     # short chains: this checks the plumbing, not the science, so the gate is scaled to the draws
     cfg["sampler"].update(chains=2, draws=2000, tune=500, prior_draws=300)
+    cfg["sampler"]["retry"] = {"tune": 1000, "target_accept": 0.995}  # a failing first attempt costs little here
     cfg["gate"].update(ess_bulk_min=100, ess_tail_min=100, r_hat_max=1.05)
     # SBC plumbing only: a few short replicates per model (the verdict is "too few replicates to judge")
     cfg["sbc_settings"].update(replicates={"quick": 3, "full": 200}, chains=1, draws=100, tune=100, thin_to=19)
@@ -168,6 +172,11 @@ def test_tables(tiny_run):
     assert probs["probability"].between(0, 1).all()
     diag = pd.read_csv(tables / "diagnostics.csv")
     assert len(diag) == 3 + 8 and diag["passed"].all()  # Track A 3 fits; Track B 2 priors x 3 outcomes + 2 alliance
+    assert diag["attempts"].isin([1, 2]).all()  # a first attempt, and the retry only if it failed the gate
+    fits = tiny_run / "results" / "fits" / "ptsd_outcome_CAPS-5"
+    # replicated data only in the first prior set's fit: the one the posterior predictive check reads
+    assert "posterior_predictive" in read_fit(fits / "reference.nc").groups()
+    assert "posterior_predictive" not in read_fit(fits / "sceptical.nc").groups()
     audit = pd.read_csv(tables / "audit.csv")
     assert audit.set_index("row_id").loc["L01", "n_implied"] in (20, 21)
 
@@ -230,6 +239,10 @@ def test_failing_gate_stops_with_message(tiny_run, tmp_path):
     assert failed, "no check job reported the gate failure"
     for model, prior in failed:  # the failing job's output is removed: nothing half-written
         assert not (workdir / "results" / "checks" / model / f"{prior}.diagnostics.csv").exists()
+        # the fit failed its first attempt and was sampled again with sampler.retry before the gate judged it
+        measures = workdir / "results" / "fits" / model / f"{prior}.convergence.json"
+        attempts = json.loads(measures.read_text())["attempts"]
+        assert [a["tune"] for a in attempts] == [500, 1000] and all("ess_bulk" in a["failures"][0] for a in attempts)
     assert report.stat().st_mtime_ns == built_before  # the report was not rebuilt from a failed fit
 
 
@@ -238,7 +251,9 @@ def test_flagged_gate_builds_red_report(tiny_run, tmp_path):
     cfg = tiny_config(tiny_run / "mine.csv")
     cfg["gate"].update(ess_bulk_min=10**6, on_fail="flag")
     write_config(workdir, cfg)
-    result = snakemake(workdir)
+    # judge the existing draws against the new gate without refitting (README, "Changing the analysis"); a plain
+    # run would refit every fit, since the fits' retry decision depends on the gate
+    result = snakemake(workdir, "--rerun-triggers", "mtime", "input", "-R", "check_convergence")
     assert result.returncode == 0, result.stderr[-3000:]
     html = (workdir / "results" / "report.html").read_text()
     assert "Convergence gate FAILED for 11 fit(s)" in html and html.count('<tr class="failed">') == 11
