@@ -5,8 +5,8 @@ disappear because of the choice of sampler.
 
 A fit is first sampled with the ordinary settings; only when its draws fail the convergence gate is it
 sampled again, once, with the stricter ``retry`` settings (longer chains, higher target acceptance), which
-the gate then judges like any other fit. Most fits pass the first time, so most fits cost a quarter of the
-strict settings; the few that do not cost what every fit used to.
+the gate then judges like any other fit. Most fits pass the first time and cost about a third of the strict
+settings' sampling; one that does not costs the first attempt on top of what every fit used to.
 """
 
 from __future__ import annotations
@@ -45,31 +45,6 @@ class SamplerSettings:
 
 # failures of a draw set as the convergence gate words them; empty when the draws pass
 Verdict = Callable[[az.InferenceData], list[str]]
-
-
-def _sampler(model: pm.Model, backend: str) -> Callable[[SamplerSettings, int], az.InferenceData]:
-    """A function (settings, seed) -> posterior draws; nutpie's model is compiled once for every attempt."""
-    if backend == "nutpie":
-        import nutpie
-
-        from models.compile import compile_nutpie
-
-        compiled = compile_nutpie(model)
-        return lambda s, seed: nutpie.sample(
-            compiled, draws=s.draws, tune=s.tune, chains=s.chains, cores=max(s.cores, 1), seed=seed,
-            target_accept=s.target_accept, save_warmup=False, progress_bar=False,
-        )  # fmt: skip
-    if backend == "pymc":
-
-        def draw(s: SamplerSettings, seed: int) -> az.InferenceData:
-            with model:
-                return pm.sample(
-                    draws=s.draws, tune=s.tune, chains=s.chains, cores=max(s.cores, 1), random_seed=seed,
-                    target_accept=s.target_accept, progressbar=False, compute_convergence_checks=False,
-                )  # fmt: skip
-
-        return draw
-    raise ValueError(f"sampler.backend={backend!r}; expected one of {BACKENDS}")
 
 
 def nutpie_kwargs(s: SamplerSettings) -> dict:
