@@ -27,8 +27,8 @@ log = logging.getLogger(__name__)
 class SamplerSettings:
     backend: str = "nutpie"
     chains: int = 4
-    draws: int = 4000
-    tune: int = 1500
+    draws: int = 2000  # the defaults are the config schema's first attempt
+    tune: int = 1000
     target_accept: float = 0.99
     prior_draws: int = 2000
     cores: int = 1
