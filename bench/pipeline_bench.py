@@ -107,31 +107,30 @@ def edit_prior(config: Path) -> None:
 FIT_SNIPPET = """
 import json, sys, time
 t0 = time.perf_counter()
-import nutpie, numpy as np, yaml
+import numpy as np, yaml
 from models.compile import compile_nutpie, with_data
 from models.priors import to_z_prior
 from models.published import prior_data
-from models.sampling import SamplerSettings, nutpie_kwargs, with_retry
+from models.sampling import SamplerSettings, nutpie_draw, with_retry
 from reanalysis import builders
 from reanalysis.config import validate_config
-from reanalysis.diagnostics import Gate, verdict
+from reanalysis.diagnostics import Gate, RetryTest
 cfg = validate_config(yaml.safe_load(open("config.yaml")))
 p = cfg["published"]
 t1 = time.perf_counter()
 built = builders.published("results/data/published/observations.reported.csv", p["grouping"],
                            cfg["priors"]["reference"], p["likelihood"])
 s = SamplerSettings.from_config(cfg["sampler"], cores=2)
-gate = verdict(Gate.from_config(cfg["gate"]))  # as in the fit job: draws failing the gate are sampled again
+gate = RetryTest(Gate.from_config(cfg["gate"]))  # as in the fit job: draws failing the gate are sampled again
 compiled = compile_nutpie(built.model)
 t2 = time.perf_counter()
-with_retry(lambda st, seed: nutpie.sample(compiled, seed=seed, **nutpie_kwargs(st)), s, 1, gate)
+with_retry(nutpie_draw(compiled), s, 1, gate)
 t3 = time.perf_counter()
 refits, attempts = [], []
 for i, name in enumerate(["sceptical", "psychotherapy", "enthusiastic"]):
     new = {k: np.asarray(v) for k, v in prior_data(to_z_prior(cfg["priors"][name], p["grouping"])).items()}
     t = time.perf_counter()
-    refit = with_data(compiled, new)
-    idata = with_retry(lambda st, seed: nutpie.sample(refit, seed=seed, **nutpie_kwargs(st)), s, 2 + i, gate)
+    idata = with_retry(nutpie_draw(with_data(compiled, new)), s, 2 + i, gate)
     refits.append(time.perf_counter() - t)
     attempts.append(len(json.loads(idata.attrs["sampler_attempts"])))
 draws = s.chains * s.draws

@@ -47,21 +47,22 @@ class SamplerSettings:
 Verdict = Callable[[az.InferenceData], list[str]]
 
 
-def nutpie_kwargs(s: SamplerSettings) -> dict:
-    """nutpie.sample's keyword arguments for one attempt."""
-    return dict(draws=s.draws, tune=s.tune, chains=s.chains, cores=max(s.cores, 1), target_accept=s.target_accept,
-                save_warmup=False, progress_bar=False)  # fmt: skip
+def nutpie_draw(compiled) -> Callable[[SamplerSettings, int], az.InferenceData]:
+    """(settings, seed) -> nutpie's draws from an already compiled model (for :func:`with_retry`)."""
+    import nutpie
+
+    return lambda s, seed: nutpie.sample(
+        compiled, seed=seed, draws=s.draws, tune=s.tune, chains=s.chains, cores=max(s.cores, 1),
+        target_accept=s.target_accept, save_warmup=False, progress_bar=False,
+    )  # fmt: skip
 
 
 def _sampler(model: pm.Model, backend: str) -> Callable[[SamplerSettings, int], az.InferenceData]:
     """A function (settings, seed) -> posterior draws; nutpie's model is compiled once for every attempt."""
     if backend == "nutpie":
-        import nutpie
-
         from models.compile import compile_nutpie
 
-        compiled = compile_nutpie(model)
-        return lambda s, seed: nutpie.sample(compiled, seed=seed, **nutpie_kwargs(s))
+        return nutpie_draw(compile_nutpie(model))
     if backend == "pymc":
 
         def draw(s: SamplerSettings, seed: int) -> az.InferenceData:

@@ -13,13 +13,13 @@ from reanalysis.diagnostics import (
     DIAGNOSTIC_COLUMNS,
     Gate,
     GateFailure,
+    RetryTest,
     check,
     enforce,
     judge,
     measure,
     per_parameter,
     read_measures,
-    verdict,
     write_measures,
 )  # fmt: skip
 
@@ -267,9 +267,23 @@ def test_unreadable_measures_file_names_itself(tmp_path):
 def test_verdict_for_the_sampler_retry_lists_the_gate_failures():
     """The retry test of models.sampling sees exactly the failures the gate job would report."""
     bad = make_idata(seed=9, shift=1.0, n_divergent=3)
-    failures = verdict(Gate())(bad)
+    failures = RetryTest(Gate())(bad)
     assert failures and "; ".join(failures) == check(bad, Gate(), "m", "p")["failures"]
-    assert verdict(Gate())(make_idata(seed=10)) == []
+    assert RetryTest(Gate())(make_idata(seed=10)) == []
+
+
+def test_retry_test_keeps_the_measures_the_fit_job_writes(tmp_path):
+    """The fit job writes the measures the retry test took of the kept draws: the same file as measuring again."""
+    idata = make_idata(seed=12, n_divergent=1)
+    test = RetryTest(Gate())
+    test(make_idata(seed=13))  # a first attempt
+    test(idata)  # the kept one
+    idata.attrs["sampler_attempts"] = json.dumps([{"draws": 1000, "failures": ["x"]}, {"draws": 4000, "failures": []}])
+    reused, fresh = tmp_path / "reused.json", tmp_path / "fresh.json"
+    write_measures(idata, str(reused), test.measured)
+    write_measures(idata, str(fresh))
+    assert reused.read_text() == fresh.read_text()
+    assert len(read_measures(str(reused))["attempts"]) == 2
 
 
 def test_attempts_recorded_by_the_sampler_reach_the_diagnostics_row(tmp_path):

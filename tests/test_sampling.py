@@ -8,7 +8,7 @@ import pymc as pm
 import pytest
 
 from models.sampling import SamplerSettings, fit, sample_posterior
-from reanalysis.diagnostics import Gate, measure, verdict
+from reanalysis.diagnostics import Gate, RetryTest, measure
 
 Y = np.array([0.3, -0.1, 0.8, 0.5, 0.2, 1.1, -0.4, 0.6])
 PRIOR_SD = 2.0
@@ -82,7 +82,7 @@ def test_the_real_gate_sends_too_few_draws_to_the_retry(model):
     """ESS >= 400 cannot hold for 2 x 30 draws; 2 x 1000 draws of this easy posterior pass, and the kept
     draws recover the closed-form posterior."""
     gate = Gate(ess_bulk_min=400, ess_tail_min=400)
-    idata = fit(model, settings(retry={"draws": 1000}), seed=2, verdict=verdict(gate))
+    idata = fit(model, settings(retry={"draws": 1000}), seed=2, verdict=RetryTest(gate))
     record = attempts(idata)
     assert len(record) == 2
     assert any("ess_bulk" in f for f in record[0]["failures"])

@@ -3,7 +3,7 @@
 from models.sampling import SamplerSettings, fit
 from models.sensitivity import prior_set_variables
 from reanalysis import builders
-from reanalysis.diagnostics import Gate, verdict, write_measures
+from reanalysis.diagnostics import Gate, RetryTest, write_measures
 from reanalysis.fit_files import write_fit
 from reanalysis.provenance import fit_attrs
 from reanalysis.scripting import log_to
@@ -14,7 +14,7 @@ def main(obs_path, model_name, prior_name, p: dict, threads, out, convergence, l
     prior_set, likelihood, seed = dict(p["prior"]), p["likelihood"], int(p["seed"])
     model = builders.published(obs_path, p["grouping"], prior_set, likelihood).model
     settings = SamplerSettings.from_config(dict(p["sampler"]), cores=threads)
-    retry_test = verdict(Gate.from_config(dict(p["gate"])))  # draws failing the gate are sampled again (sampler.retry)
+    retry_test = RetryTest(Gate.from_config(dict(p["gate"])))  # failing draws: sampled again (sampler.retry)
     log.info("fitting %s under %s with %s", model_name, prior_name, settings)
     idata = fit(model, settings, seed, verdict=retry_test)
     idata.attrs.update(fit_attrs("published", model_name, prior_name, prior_set, seed, dict(p["sampler"]), obs_path))
@@ -22,7 +22,8 @@ def main(obs_path, model_name, prior_name, p: dict, threads, out, convergence, l
     # the priors a prior set controls: the ones power-scaling sensitivity perturbs
     idata.attrs["prior_set_variables"] = ",".join(prior_set_variables(model))
     write_fit(idata, out)
-    write_measures(idata, convergence)  # judged by the gate job, which then needs no arviz
+    # the kept draws' measures, taken by the retry test; judged by the gate job, which then needs no arviz
+    write_measures(idata, convergence, retry_test.measured)
     log.info("wrote %s and %s", out, convergence)
 
 

@@ -6,7 +6,7 @@ import xarray as xr
 from models.sampling import SamplerSettings, fit
 from models.sensitivity import prior_set_variables
 from reanalysis import builders
-from reanalysis.diagnostics import Gate, verdict, write_measures
+from reanalysis.diagnostics import Gate, RetryTest, write_measures
 from reanalysis.fit_files import write_fit
 from reanalysis.provenance import fit_attrs
 from reanalysis.scripting import log_to
@@ -27,7 +27,7 @@ def main(clean_path, model_name, prior_name, p: dict, threads, out, convergence,
     built = builders.participant(clean_path, info, spec, prior_set, p["residual"])
     data, outcome = built.data, built.data.outcome
     settings = SamplerSettings.from_config(dict(p["sampler"]), cores=threads)
-    retry_test = verdict(Gate.from_config(dict(p["gate"])))  # draws failing the gate are sampled again (sampler.retry)
+    retry_test = RetryTest(Gate.from_config(dict(p["gate"])))  # failing draws: sampled again (sampler.retry)
     observed = "y" if built.kind == "outcome" else "x_observed"
     # replicated data only where the posterior predictive check reads them (rule param `predictive`)
     idata = fit(built.model, settings, seed, predictive=(observed,) if p["predictive"] else (), verdict=retry_test)
@@ -52,7 +52,8 @@ def main(clean_path, model_name, prior_name, p: dict, threads, out, convergence,
     # the priors a prior set controls: the ones power-scaling sensitivity perturbs
     idata.attrs["prior_set_variables"] = ",".join(prior_set_variables(built.model))
     write_fit(idata, out)
-    write_measures(idata, convergence)  # judged by the gate job, which then needs no arviz
+    # the kept draws' measures, taken by the retry test; judged by the gate job, which then needs no arviz
+    write_measures(idata, convergence, retry_test.measured)
     log.info("wrote %s and %s", out, convergence)
 
 

@@ -102,9 +102,14 @@ def measure(idata: az.InferenceData) -> dict:
     }
 
 
-def write_measures(idata: az.InferenceData, path: str) -> None:
+def write_measures(idata: az.InferenceData, path: str, measured: dict | None = None) -> None:
+    """The gate's measures of ``idata`` as JSON; ``measured``: measure(idata) taken already (by the retry test),
+    so the draws are not measured twice. The attempts are read from ``idata`` here: they are recorded after the
+    retry test has looked at the draws.
+    """
+    measured = {**(measured or measure(idata)), "attempts": json.loads(idata.attrs.get("sampler_attempts", "[]"))}
     with open(path, "w") as fh:
-        json.dump(measure(idata), fh, indent=1)  # NaN (undefined R-hat) is written as NaN and read back
+        json.dump(measured, fh, indent=1)  # NaN (undefined R-hat) is written as NaN and read back
 
 
 def read_measures(path: str) -> dict:
@@ -148,7 +153,6 @@ def _verdict(measured: dict, gate: Gate) -> tuple[dict, list[str]]:
 def judge(measured: dict, gate: Gate, model: str, prior_set: str) -> dict:
     """One diagnostics row; ``failures`` says which criterion failed and for which parameter."""
     worst, failures = _verdict(measured, gate)
-    every = pd.DataFrame(measured["parameters"], columns=PARAMETER_COLUMNS)
     return {
         "model": model,
         "prior_set": prior_set,
@@ -162,15 +166,25 @@ def judge(measured: dict, gate: Gate, model: str, prior_set: str) -> dict:
         "divergences": int(measured["divergences"]),
         "min_ebfmi": float(measured["min_ebfmi"]),
         "n_draws": int(measured["n_draws"]),
-        "n_constant": int(every["constant"].astype(bool).sum()),
+        "n_constant": sum(bool(p["constant"]) for p in measured["parameters"]),
         "attempts": max(len(measured.get("attempts") or []), 1),
         "failures": "; ".join(failures),
     }
 
 
-def verdict(gate: Gate):
-    """The sampler's retry test (models.sampling.Verdict): the gate's failures for a set of draws."""
-    return lambda idata: _verdict(measure(idata), gate)[1]
+class RetryTest:
+    """The sampler's retry test (models.sampling.Verdict): the gate's failures for a set of draws.
+
+    ``measured`` keeps the measures of the draws it saw last, which are the draws the sampler keeps, so the fit
+    job writes them (:func:`write_measures`) without measuring again.
+    """
+
+    def __init__(self, gate: Gate):
+        self.gate, self.measured = gate, None
+
+    def __call__(self, idata: az.InferenceData) -> list[str]:
+        self.measured = measure(idata)
+        return _verdict(self.measured, self.gate)[1]
 
 
 def check(idata: az.InferenceData, gate: Gate, model: str, prior_set: str) -> dict:
