@@ -75,6 +75,14 @@ def test_report_renders_in_chromium(audit_run, browser):
     n_tables = browser.execute_script("return document.querySelectorAll('table').length")
     assert n_tables >= 15, n_tables
     assert browser.find_element("id", "config-diff").is_displayed()
+    # no table is wider than the page (hidden columns behind a sideways scroll are easy to miss), details opened
+    wide = browser.execute_script(
+        """document.querySelectorAll('details').forEach(d => { d.open = true; });
+        return Array.from(document.querySelectorAll('.scroll')).filter(s => s.scrollWidth > s.clientWidth + 1)
+          .map(s => [s.scrollWidth, s.clientWidth, (s.querySelector('table') || {}).id || s.textContent.slice(0, 80)]);"""
+    )
+    assert not wide, f"tables wider than the page at 1400 px: {wide}"
+    browser.execute_script("document.querySelectorAll('details').forEach(d => { d.open = false; });")
     # clicking the DAG shows it at true size, 96 CSS pixels per inch of the PNG (CSS only: the report has no script)
     browser.execute_script("document.getElementById('dag-figure').scrollIntoView()")
     browser.find_element("id", "dag-figure").click()

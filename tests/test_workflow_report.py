@@ -51,3 +51,14 @@ def test_barg_links_only_sections_present_in_this_build():
     assert partial.loc["posterior_predictive", "status"] == "missing"
     assert partial.loc["model", "status"] == "satisfied"
     assert ("results/provenance.json", "provenance.json") in partial.loc["reproducibility", "links"]
+
+
+def test_html_table_headers_break_at_underscores_and_cells_stay_escaped():
+    from reanalysis.report import html_table
+
+    df = pd.DataFrame({"share_within_mcid": [0.12345], "label": ["a_b <x>"]})
+    html = html_table(df)
+    assert "<th>share_<wbr>within_<wbr>mcid</th>" in html
+    assert "<th>label</th>" in html
+    # cells are neither split nor unescaped; numbers keep three significant digits
+    assert "<td>a_b &lt;x&gt;</td>" in html and "<td>0.123</td>" in html

@@ -31,7 +31,9 @@ def html_table(df: pd.DataFrame, classes: str = "", digits: int = 3) -> str:
     def fmt(x):
         return f"{x:.{digits}g}" if isinstance(x, float) and np.isfinite(x) else ("" if pd.isna(x) else x)
 
-    return df.map(fmt).to_html(index=False, classes=f"tbl {classes}", border=0, escape=True, na_rep="")
+    html = df.map(fmt).to_html(index=False, classes=f"tbl {classes}", border=0, escape=True, na_rep="")
+    # headers are CSV column names (snake_case): breakable at underscores, so wide tables fit the page
+    return re.sub(r"<th>([^<]*)</th>", lambda m: "<th>" + m[1].replace("_", "_<wbr>") + "</th>", html)
 
 
 def prior_table(priors: dict, grouping: list[str]) -> pd.DataFrame:
