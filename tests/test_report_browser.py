@@ -79,7 +79,7 @@ def test_report_renders_in_chromium(audit_run, browser):
     wide = browser.execute_script(
         """document.querySelectorAll('details').forEach(d => { d.open = true; });
         return Array.from(document.querySelectorAll('.scroll')).filter(s => s.scrollWidth > s.clientWidth + 1)
-          .map(s => [s.scrollWidth, s.clientWidth, (s.querySelector('table') || {}).id || s.textContent.slice(0, 80)]);"""
+        .map(s => [s.scrollWidth, s.clientWidth, (s.querySelector('table') || {}).id || s.textContent.slice(0, 60)]);"""
     )
     assert not wide, f"tables wider than the page at 1400 px: {wide}"
     browser.execute_script("document.querySelectorAll('details').forEach(d => { d.open = false; });")
