@@ -1,7 +1,11 @@
 # Bayesian reanalysis of therapeutic alliance and outcome in psychedelic-assisted therapy.
 # Contents: validate config (common) -> validate and audit the published table (data) -> fit every
 # model x prior set (model) -> convergence gate (check) -> tables, figures, report (report).
+from pathlib import Path
+
 from snakemake.utils import min_version
+
+from reanalysis.stale import on_build_failure
 
 min_version("9.0")
 
@@ -23,3 +27,8 @@ rule all:
     default_target: True
     input:
         get_final_outputs(),
+
+
+# Snakemake removes only a failing job's outputs: the last good report would stay and read as current.
+onerror:
+    on_build_failure(Path("results/report.html"), log)

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from reanalysis.fit_files import read_fit
+from reanalysis.stale import BANNER_ID, TITLE_MARK, mark_stale
 
 pytestmark = pytest.mark.e2e
 REPO = Path(__file__).resolve().parents[1]
@@ -229,7 +230,7 @@ def test_failing_gate_stops_with_message(tiny_run, tmp_path):
     cfg["gate"]["ess_bulk_min"] = 10**6
     write_config(workdir, cfg)
     report = workdir / "results" / "report.html"
-    built_before = report.stat().st_mtime_ns
+    before = report.read_text(encoding="utf-8")
     result = snakemake(workdir)
     assert result.returncode != 0
     pattern = r"convergence gate failed for model '([\w-]+)', prior set '(\w+)': ess_bulk \d+ < 1e\+06 for \S+"
@@ -243,7 +244,12 @@ def test_failing_gate_stops_with_message(tiny_run, tmp_path):
         measures = workdir / "results" / "fits" / model / f"{prior}.convergence.json"
         attempts = json.loads(measures.read_text())["attempts"]
         assert [a["tune"] for a in attempts] == [500, 1000] and all("ess_bulk" in a["failures"][0] for a in attempts)
-    assert report.stat().st_mtime_ns == built_before  # the report was not rebuilt from a failed fit
+    # the report was not rebuilt from a failed fit, and the last good one now says it is out of date
+    after = report.read_text(encoding="utf-8")
+    banner = next(line for line in after.splitlines(keepends=True) if f'id="{BANNER_ID}"' in line)
+    assert "Out of date: a later build failed" in banner and ".snakemake/log/" in banner
+    assert after.replace(banner, "").replace(TITLE_MARK, "") == before
+    assert "is marked out of date" in result.stderr
 
 
 def test_flagged_gate_builds_red_report(tiny_run, tmp_path):
@@ -251,12 +257,14 @@ def test_flagged_gate_builds_red_report(tiny_run, tmp_path):
     cfg = tiny_config(tiny_run / "mine.csv")
     cfg["gate"].update(ess_bulk_min=10**6, on_fail="flag")
     write_config(workdir, cfg)
+    assert mark_stale(workdir / "results" / "report.html")  # as if an earlier build had failed
     # judge the existing draws against the new gate without refitting (README, "Changing the analysis"); a plain
     # run would refit every fit, since the fits' retry decision depends on the gate
     result = snakemake(workdir, "--rerun-triggers", "mtime", "input", "-R", "check_convergence")
     assert result.returncode == 0, result.stderr[-3000:]
     html = (workdir / "results" / "report.html").read_text()
     assert "Convergence gate FAILED for 11 fit(s)" in html and html.count('<tr class="failed">') == 11
+    assert BANNER_ID not in html and TITLE_MARK not in html  # a successful build writes the report afresh
 
 
 def test_unknown_config_key_stops_before_any_job(tmp_path):
