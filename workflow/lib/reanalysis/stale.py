@@ -17,7 +17,8 @@ from pathlib import Path
 
 BANNER_ID = "stale-banner"
 TITLE_MARK = "[OUT OF DATE] "
-_BANNER = re.compile(rf'<div class="status bad" id="{BANNER_ID}">.*?</div>\n', re.S)
+_OPEN = f'<div class="status bad" id="{BANNER_ID}">'  # the report's own .status style
+_BANNER = re.compile(re.escape(_OPEN) + r".*?</div>\n", re.S)
 _BODY = re.compile(r"<body[^>]*>\n?")
 _TITLE = re.compile(r"<title>(?!" + re.escape(TITLE_MARK) + ")")
 
@@ -25,7 +26,7 @@ _TITLE = re.compile(r"<title>(?!" + re.escape(TITLE_MARK) + ")")
 def banner(failed_at: dt.datetime, snakemake_log: str | None) -> str:
     where = f" (Snakemake log: <code>{html.escape(str(snakemake_log))}</code>)" if snakemake_log else ""
     return (
-        f'<div class="status bad" id="{BANNER_ID}">Out of date: a later build failed at '
+        f"{_OPEN}Out of date: a later build failed at "
         f"{failed_at:%Y-%m-%d %H:%M} UTC{where}. This report is from the last successful build; until a build "
         "succeeds, its numbers and figures may not match the current config or data.</div>\n"
     )
@@ -45,7 +46,7 @@ def mark_stale(report: Path, snakemake_log: str | None = None, failed_at: dt.dat
     failed_at = failed_at or dt.datetime.now(dt.UTC)
     text = _BANNER.sub("", text, count=1)
     new_banner = banner(failed_at, snakemake_log)
-    text = _BODY.sub(lambda m: m[0] + ("" if m[0].endswith("\n") else "\n") + new_banner, text, count=1)
+    text = _BODY.sub(lambda m: m[0].rstrip("\n") + "\n" + new_banner, text, count=1)
     text = _TITLE.sub("<title>" + TITLE_MARK, text, count=1)
     fd, tmp = tempfile.mkstemp(dir=report.parent, prefix=".report-", suffix=".tmp")
     try:
