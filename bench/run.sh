@@ -9,6 +9,6 @@ PY=.venv/bin/python
 $PY bench/pipeline_bench.py --out bench/results/pipeline.json --cores "${CORES:-4}"
 $PY bench/sampler_bench.py --out bench/results/samplers.json
 $PY bench/settings_bench.py --out bench/results/settings.jsonl --seeds 8 \
-    --settings 2000,1000,0.99 1000,1000,0.99 1000,1000,0.95 1000,1000,0.9
+    --settings 2000,500,0.99 2000,1000,0.99 1000,500,0.99 1000,500,0.9
 $PY bench/brms_bench.py --out bench/results/brms.json --pymc-track-b || echo "brms benchmark skipped (exit $?)"
 $PY bench/report.py

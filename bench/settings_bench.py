@@ -1,6 +1,6 @@
 """Which sampler settings pass the convergence gate: the evidence behind config.yaml's `sampler` block.
 
-    python bench/settings_bench.py --seeds 8 --settings 2000,1000,0.99 1000,1000,0.99 --out bench/results/settings.jsonl
+    python bench/settings_bench.py --seeds 8 --settings 2000,500,0.99 1000,500,0.99 --out bench/results/settings.jsonl
 
 Each model is compiled once (nutpie), then sampled with every (draws, tune, target_accept) and seed; every
 fit is judged by the pipeline's own gate (config `gate`, all posterior variables). One JSON line per fit:
@@ -77,7 +77,7 @@ def main(settings: list[tuple[int, int, float]], seeds: int, out: Path) -> None:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seeds", type=int, default=8)
-    parser.add_argument("--settings", nargs="+", default=["2000,1000,0.99"], help="draws,tune,target_accept")
+    parser.add_argument("--settings", nargs="+", default=["2000,500,0.99"], help="draws,tune,target_accept")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "settings.jsonl")
     args = parser.parse_args()
     parsed = [(int(d), int(t), float(a)) for d, t, a in (s.split(",") for s in args.settings)]

@@ -29,7 +29,7 @@ class SamplerSettings:
     backend: str = "nutpie"
     chains: int = 4
     draws: int = 2000  # the defaults are the config schema's first attempt
-    tune: int = 1000
+    tune: int = 500
     target_accept: float = 0.99
     prior_draws: int = 2000
     cores: int = 1

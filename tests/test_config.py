@@ -63,7 +63,7 @@ def test_partial_section_keeps_given_values_and_fills_the_rest(cfg):
         "backend": "nutpie",
         "chains": 4,
         "draws": 100,
-        "tune": 1000,
+        "tune": 500,
         "target_accept": 0.99,
         "prior_draws": 2000,
         "retry": {"draws": 4000, "tune": 1500, "target_accept": 0.995},
