@@ -47,3 +47,15 @@ def test_reads_a_fit_written_by_arviz_default_engine_and_vice_versa(tmp_path):
     write_fit(idata, tmp_path / "nc4.nc")  # and readers that use ArviZ's default (tests, notebooks)
     again = az.from_netcdf(str(tmp_path / "nc4.nc"))
     np.testing.assert_array_equal(again.posterior["mu"].values, idata.posterior["mu"].values)
+
+
+def test_reads_what_arviz_reads(tmp_path):
+    """read_fit opens the file once as a tree of groups; the groups, values, coords and attrs are ArviZ's."""
+    idata = _idata()
+    idata.add_groups({"sample_stats": {"diverging": np.zeros((2, 50), bool)}})
+    write_fit(idata, tmp_path / "fit.nc")
+    ours, theirs = read_fit(str(tmp_path / "fit.nc")), az.from_netcdf(str(tmp_path / "fit.nc"))
+    assert ours.groups() == theirs.groups() == ["posterior", "log_likelihood", "sample_stats"]
+    assert dict(ours.attrs) == dict(theirs.attrs)
+    for group in theirs.groups():
+        assert ours[group].identical(theirs[group]), group

@@ -5,6 +5,10 @@ the netCDF4 package (the Unidata C library) opens the same files about twice as 
 against 7.3 s, measured 2026-11-22 on the 2-core machine). Every job after the fits opens several of them
 (the summary opens all), so this sits on the path of every rebuild after a prior edit. The files are the
 same format either way: a fit written by one engine reads with the other.
+
+``az.from_netcdf`` opens the file once per group (eight for a fit); :func:`read_fit` opens it once as an
+xarray tree and hands the groups to ArviZ (19 fits: 2.7 s against 0.7 s; the summary job 8.3 s -> 6.4 s with
+identical tables, measured 2026-12-01 on the 2-core machine).
 """
 
 from __future__ import annotations
@@ -15,8 +19,11 @@ ENGINE = "netcdf4"
 
 
 def read_fit(path: str) -> az.InferenceData:
+    import xarray as xr
+
     try:
-        return az.from_netcdf(path, engine=ENGINE)
+        tree = xr.open_datatree(path, engine=ENGINE)
+        return az.InferenceData(attrs=dict(tree.attrs), **{name: g.to_dataset() for name, g in tree.children.items()})
     except OSError as err:
         # netCDF4 reports a damaged file as "HDF error" with advice about file locking; name what to do instead
         raise OSError(f"{path}: not a readable fit file (netCDF-4): {err}; re-run the fit that wrote it") from err
