@@ -19,6 +19,7 @@ from reanalysis.dag import (
     parse_dot,
     parse_summary,
     rule_table,
+    structural_config,
     wrap_path,
 )
 
@@ -199,3 +200,15 @@ def test_rule_table_from_snakemake_rules():
         "fit": {"script": "fit.py", "rulefile": "model.smk", "outputs": ["results/fits/{model}/{prior}.nc"]},
         "all": {"script": "", "rulefile": "Snakefile", "outputs": []},
     }
+
+
+def test_structural_config_ignores_prior_numbers_not_prior_names():
+    from conftest import CONFIG
+
+    edited = {**CONFIG, "priors": {**CONFIG["priors"], "sceptical": {**CONFIG["priors"]["sceptical"], "rho": {}}}}
+    assert structural_config(edited) == structural_config(CONFIG)
+    assert list(structural_config(CONFIG)["priors"]) == list(CONFIG["priors"])
+    renamed = {**CONFIG, "priors": {("doubtful" if k == "sceptical" else k): v for k, v in CONFIG["priors"].items()}}
+    assert structural_config(renamed) != structural_config(CONFIG)
+    assert structural_config({**CONFIG, "sbc": "full"}) != structural_config(CONFIG)  # everything else counts
+    assert CONFIG["priors"]["sceptical"]["rho"], "the caller's config is not modified"

@@ -4,7 +4,7 @@
 # git or reads config.yaml itself.
 from pathlib import Path
 
-from reanalysis.dag import rule_table
+from reanalysis.dag import rule_table, structural_config
 from reanalysis.provenance import (
     default_config,
     git_state,
@@ -50,7 +50,8 @@ checkpoint dag:
         "../../environment.yml"
     params:
         snakefile=lambda wildcards, input: input.snakefiles[0],
-        config=config,
+        # what reruns this job; the inner snakemake gets the whole config (snakemake.config in the script)
+        structure=structural_config(config),
         rules=lambda wildcards: rule_table(workflow.rules),
     script:
         "../scripts/dag.py"

@@ -52,5 +52,5 @@ def main(snakefile: str, config: dict, rules: dict, out_png: str, out_json: str,
 
 
 with log_to(snakemake.log[0]) as log:
-    main(snakemake.params.snakefile, dict(snakemake.params.config), dict(snakemake.params.rules),
+    main(snakemake.params.snakefile, dict(snakemake.config), dict(snakemake.params.rules),
          snakemake.output.png, snakemake.output.graph, log)  # fmt: skip
