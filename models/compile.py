@@ -26,7 +26,6 @@ already compiled model with no compile at all.
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import hashlib
 import math
 from importlib.metadata import version
@@ -207,22 +206,14 @@ def first_compile_lock(key: str, folder: Path | None = None):
 
 
 def compile_nutpie(model: pm.Model):
-    """nutpie's compiled model, through the on-disk numba cache (one first compile per structure at a time).
-
-    Its draws carry the pointwise log-likelihood and log prior (``models.log_density``); nutpie's sampler
-    wrappers (``models.sampling.nutpie_draw``) move them into their groups.
-    """
+    """nutpie's compiled model, through the on-disk numba cache (one first compile per structure at a time)."""
     enable()
     import nutpie
 
-    from models import log_density
-
-    with log_density.as_deterministics(model), first_compile_lock(structure_key(model)):
+    with first_compile_lock(structure_key(model)):
         # cache=True: the C callbacks are stored under the keys of _callback_key (only with the patch active;
         # nutpie's own closures would miss the cache every time).
-        compiled = nutpie.compile_pymc_model(model, cache=_state["nutpie_patched"])
-        # nutpie keeps the model's own dims dict, from which the log densities' entries are about to go
-        return dataclasses.replace(compiled, dims=dict(compiled.dims))
+        return nutpie.compile_pymc_model(model, cache=_state["nutpie_patched"])
 
 
 def with_data(compiled, values: dict[str, np.ndarray]):

@@ -1,8 +1,7 @@
 """Draw from a model's posterior (nutpie or PyMC's NUTS) and prior, with the pointwise log-likelihood.
 
-nutpie stores neither the pointwise log-likelihood nor the log prior: its compiled model evaluates them as
-extra outputs while it samples (``models.log_density``); for PyMC's NUTS they are computed afterwards. LOO
-and the sensitivity check must never disappear because of the choice of sampler.
+nutpie does not store the pointwise log-likelihood, so it is always computed afterwards: LOO must never
+disappear because of the choice of sampler.
 
 A fit is first sampled with the ordinary settings; only when its draws fail the convergence gate is it
 sampled again, once, with the stricter ``retry`` settings (longer chains, higher target acceptance), which
@@ -52,12 +51,10 @@ def nutpie_draw(compiled) -> Callable[[SamplerSettings, int], az.InferenceData]:
     """(settings, seed) -> nutpie's draws from an already compiled model (for :func:`with_retry`)."""
     import nutpie
 
-    from models import log_density
-
-    return lambda s, seed: log_density.split(nutpie.sample(
+    return lambda s, seed: nutpie.sample(
         compiled, seed=seed, draws=s.draws, tune=s.tune, chains=s.chains, cores=max(s.cores, 1),
         target_accept=s.target_accept, save_warmup=False, progress_bar=False,
-    ))  # fmt: skip
+    )  # fmt: skip
 
 
 def _sampler(model: pm.Model, backend: str) -> Callable[[SamplerSettings, int], az.InferenceData]:
@@ -117,8 +114,8 @@ def _numba() -> dict:
 def add_log_densities(idata: az.InferenceData, model: pm.Model) -> az.InferenceData:
     """Pointwise log-likelihood (for LOO) and joint log prior per draw (for power-scaling sensitivity).
 
-    Draws from :func:`nutpie_draw` already hold both (``models.log_density``); PyMC's NUTS stores neither
-    here, so they are computed from its posterior draws.
+    nutpie stores neither, PyMC's NUTS only the first; both are computed from the posterior draws so
+    LOO and the sensitivity check never depend on the choice of sampler.
     """
     if "log_likelihood" not in idata.groups():
         pm.compute_log_likelihood(idata, model=model, progressbar=False, compile_kwargs=_numba())
