@@ -14,13 +14,12 @@ identical tables, measured 2026-12-01 on the 2-core machine).
 from __future__ import annotations
 
 import arviz as az
+import xarray as xr
 
 ENGINE = "netcdf4"
 
 
 def read_fit(path: str) -> az.InferenceData:
-    import xarray as xr
-
     try:
         tree = xr.open_datatree(path, engine=ENGINE)
         return az.InferenceData(attrs=dict(tree.attrs), **{name: g.to_dataset() for name, g in tree.children.items()})
