@@ -31,4 +31,4 @@ rule all:
 
 # Snakemake removes only a failing job's outputs: the last good report would stay and read as current.
 onerror:
-    on_build_failure(Path("results/report.html"), log)
+    on_build_failure(Path(rules.report.output.html), log)
