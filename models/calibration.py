@@ -178,13 +178,18 @@ def run(
     seed: int,
     first_replicate: int = 0,
     cores: int = 1,
+    gradient: str = "handwritten",
 ) -> pd.DataFrame:
-    """Fit every data set with one compiled model; one row per replicate x monitored element."""
+    """Fit every data set with one compiled model; one row per replicate x monitored element.
+
+    ``gradient``: as config ``sampler.gradient`` (:func:`models.compile.compile_nutpie`), so SBC checks the
+    sampler the fits use.
+    """
     import nutpie
 
     from models.compile import compile_nutpie, with_data
 
-    compiled = compile_nutpie(model)
+    compiled = compile_nutpie(model, gradient)
     coords = {k: list(v) for k, v in model.coords.items()}
     dims = {k: tuple(v) for k, v in model.named_vars_to_dims.items()}
     rows = []

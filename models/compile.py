@@ -27,7 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import logging
 import math
+import weakref
 from importlib.metadata import version
 from pathlib import Path
 
@@ -36,7 +38,12 @@ import pymc as pm
 
 _PATCHED_NUTPIE = "0.16.8"
 _ERFCX_IMPL = "reanalysis-erfcx-1"  # bump when the implementation changes: it is the numba cache key
-_state = {"enabled": False, "nutpie_patched": False}
+_state = {"enabled": False, "nutpie_patched": False, "gradient": None}
+log = logging.getLogger(__name__)
+# model -> factory (model, names of the shared variables its log density reads) -> a numba function with the
+# signature of PyTensor's compiled log density and gradient; see register_handwritten
+_HANDWRITTEN: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+GRADIENTS = ("handwritten", "pytensor")
 
 _SQRT_PI = math.sqrt(math.pi)
 
@@ -134,6 +141,8 @@ def _patch_nutpie_wrappers() -> bool:
     def make_c_logp_func(n_dim, logp_fn, user_data, shared_logp, shared_data):
         # Same contract as nutpie's logp_numba: 0 ok, -1 wrong dimension, 3 non-finite gradient,
         # 4 non-finite log density.
+        if _state["gradient"] is not None:  # a hand-written gradient, checked against PyTensor's own first
+            logp_fn = _checked(_state["gradient"](shared_logp), logp_fn, n_dim, [shared_data[n] for n in shared_logp])
         extract = cp.make_extraction_fn(logp_fn, shared_data, shared_logp, user_data.dtype)
         c_sig = numba.types.int64(numba.types.uint64, f64p, f64p, f64p, numba.types.voidptr)
         key = _callback_key(logp_fn, "logp", n_dim, _shared_layout(shared_logp, shared_data, user_data.dtype))
@@ -205,15 +214,73 @@ def first_compile_lock(key: str, folder: Path | None = None):
             fcntl.flock(handle, fcntl.LOCK_UN)
 
 
-def compile_nutpie(model: pm.Model):
-    """nutpie's compiled model, through the on-disk numba cache (one first compile per structure at a time)."""
+def register_handwritten(model: pm.Model, factory) -> None:
+    """Offer a hand-written log density and gradient for ``model``, used by :func:`compile_nutpie` instead of
+    PyTensor's compiled graph. ``factory(model, shared_names)`` returns a numba function ``(x, *shared) ->
+    (logp, grad)`` with the shared variables in ``shared_names`` order; it is compared with PyTensor's own on
+    random points at every compile (:func:`_checked`), so a model edited without its kernel fails loudly.
+    """
+    _HANDWRITTEN[model] = factory
+
+
+class KernelMismatch(RuntimeError):
+    """A hand-written log density disagrees with PyTensor's compiled model: the kernel is out of date."""
+
+
+def check_against(kernel, reference, n_dim: int, shared: list[np.ndarray], points: int = 24, seed: int = 0) -> float:
+    """Largest disagreement of ``kernel`` with ``reference`` (both ``(x, *shared) -> (logp, grad)``) on random x.
+
+    Points are standard normal draws scaled by 0.1 to 3 (log sigmas and offsets from near zero to the tails).
+    Raises :class:`KernelMismatch` above 1e-8 relative (log density) or 1e-6 relative with 1e-8 absolute
+    (gradient): a change to the model that the kernel does not mirror.
+    """
+    rng = np.random.default_rng(seed)
+    worst = 0.0
+    for i in range(points):
+        x = rng.standard_normal(n_dim) * (0.1, 0.5, 1.0, 3.0)[i % 4]
+        ref_logp, ref_grad = reference(x, *shared)
+        logp, grad = kernel(x, *shared)
+        ref_logp, ref_grad = float(np.asarray(ref_logp)), np.asarray(ref_grad)
+        if not (np.isfinite(ref_logp) and np.all(np.isfinite(ref_grad))):
+            continue  # the reference itself is undefined there: nothing to compare
+        logp_err = abs(logp - ref_logp) / max(1.0, abs(ref_logp))
+        grad_err = float(np.max(np.abs(grad - ref_grad) / (1e-2 + np.abs(ref_grad))))
+        if logp_err > 1e-8 or not np.allclose(grad, ref_grad, rtol=1e-6, atol=1e-8):
+            raise KernelMismatch(
+                f"hand-written gradient disagrees with the PyMC model's compiled one at "
+                f"point {i}: log density {logp!r} vs {ref_logp!r}, largest gradient difference "
+                f"{np.max(np.abs(grad - ref_grad)):.3g}; update the kernel or set sampler.gradient: pytensor"
+            )
+        worst = max(worst, logp_err, grad_err)
+    return worst
+
+
+def _checked(kernel, reference, n_dim: int, shared: list) -> object:
+    worst = check_against(kernel, reference, n_dim, shared)
+    log.info("hand-written gradient agrees with PyTensor's (largest relative difference %.2g)", worst)
+    return kernel
+
+
+def compile_nutpie(model: pm.Model, gradient: str = "handwritten"):
+    """nutpie's compiled model, through the on-disk numba cache (one first compile per structure at a time).
+
+    ``gradient``: ``handwritten`` uses the model's registered kernel (:func:`register_handwritten`) where it has
+    one and nutpie's wrappers are patched, PyTensor's compiled graph otherwise; ``pytensor`` always the latter.
+    """
+    if gradient not in GRADIENTS:
+        raise ValueError(f"sampler.gradient={gradient!r}; expected one of {GRADIENTS}")
     enable()
     import nutpie
 
-    with first_compile_lock(structure_key(model)):
-        # cache=True: the C callbacks are stored under the keys of _callback_key (only with the patch active;
-        # nutpie's own closures would miss the cache every time).
-        return nutpie.compile_pymc_model(model, cache=_state["nutpie_patched"])
+    factory = _HANDWRITTEN.get(model) if gradient == "handwritten" and _state["nutpie_patched"] else None
+    _state["gradient"] = (lambda names: factory(model, names)) if factory else None
+    try:
+        with first_compile_lock(structure_key(model)):
+            # cache=True: the C callbacks are stored under the keys of _callback_key (only with the patch active;
+            # nutpie's own closures would miss the cache every time).
+            return nutpie.compile_pymc_model(model, cache=_state["nutpie_patched"])
+    finally:
+        _state["gradient"] = None
 
 
 def with_data(compiled, values: dict[str, np.ndarray]):

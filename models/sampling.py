@@ -31,6 +31,7 @@ class SamplerSettings:
     tune: int = 500
     target_accept: float = 0.99
     prior_draws: int = 2000
+    gradient: str = "handwritten"  # nutpie only: a model's hand-written gradient where it has one (models.compile)
     cores: int = 1
     retry: Mapping | None = None  # draws / tune / target_accept of the second attempt; None: no second attempt
 
@@ -57,12 +58,12 @@ def nutpie_draw(compiled) -> Callable[[SamplerSettings, int], az.InferenceData]:
     )  # fmt: skip
 
 
-def _sampler(model: pm.Model, backend: str) -> Callable[[SamplerSettings, int], az.InferenceData]:
+def _sampler(model: pm.Model, backend: str, gradient: str) -> Callable[[SamplerSettings, int], az.InferenceData]:
     """A function (settings, seed) -> posterior draws; nutpie's model is compiled once for every attempt."""
     if backend == "nutpie":
         from models.compile import compile_nutpie
 
-        return nutpie_draw(compile_nutpie(model))
+        return nutpie_draw(compile_nutpie(model, gradient))
     if backend == "pymc":
 
         def draw(s: SamplerSettings, seed: int) -> az.InferenceData:
@@ -99,7 +100,7 @@ def sample_posterior(
     model: pm.Model, s: SamplerSettings, seed: int, verdict: Verdict | None = None
 ) -> az.InferenceData:
     """Posterior draws (retried as :func:`with_retry` says) with pointwise log-likelihood and log prior."""
-    idata = with_retry(_sampler(model, s.backend), s, seed, verdict)
+    idata = with_retry(_sampler(model, s.backend, s.gradient), s, seed, verdict)
     add_log_densities(idata, model)
     return idata
 

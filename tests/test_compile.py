@@ -49,7 +49,7 @@ def test_patched_c_callback_returns_the_graphs_logp_and_gradient():
     import ctypes
 
     model = _model()
-    compiled = mc.compile_nutpie(model)
+    compiled = mc.compile_nutpie(model, "pytensor")  # the hand-written kernel: tests/test_published_kernel.py
     assert mc.enable()["nutpie_patched"], "nutpie version changed: re-check models/compile.py"
     callback = compiled.compiled_logp_func.ctypes
     user_data = ctypes.c_void_p(compiled.user_data.ctypes.data)

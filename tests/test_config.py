@@ -61,6 +61,7 @@ def test_partial_section_keeps_given_values_and_fills_the_rest(cfg):
     out = validate_config(cfg)
     assert out["sampler"] == {
         "backend": "nutpie",
+        "gradient": "handwritten",
         "chains": 4,
         "draws": 100,
         "tune": 500,

@@ -28,6 +28,7 @@ rule sbc_chunk:
         published=get_sbc_published,
         residual=config["participant_residual"],
         settings=config["sbc_settings"],
+        gradient=config["sampler"]["gradient"],
         replicates=sbc_replicates(),
         seed=config["seed"],
     script:

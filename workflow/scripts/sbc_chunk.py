@@ -5,7 +5,9 @@ from reanalysis import builders
 from reanalysis.scripting import log_to, write_table
 
 
-def main(inp, info, spec, prior_set, published, residual, settings, chunk, replicates, seed, threads, out, log):
+def main(
+    inp, info, spec, prior_set, published, residual, settings, gradient, chunk, replicates, seed, threads, out, log
+):
     if info["kind"] == "published":
         built = builders.published(inp, published["grouping"], prior_set, published["likelihood"])
     else:
@@ -24,7 +26,7 @@ def main(inp, info, spec, prior_set, published, residual, settings, chunk, repli
         )
     log.info("chunk %d: replicates %d-%d of %s, monitoring %s", chunk, first, first + n - 1, info, monitored)
     ranks = calibration.run(
-        built.model, truths, datasets, calibration.SBCSettings.from_config(settings), cseed, first, threads
+        built.model, truths, datasets, calibration.SBCSettings.from_config(settings), cseed, first, threads, gradient
     )
     write_table(ranks, out)
     log.info("wrote %s (%d rows)", out, len(ranks))
@@ -39,6 +41,7 @@ with log_to(snakemake.log[0]) as log:
         dict(snakemake.params.published),
         snakemake.params.residual,
         dict(snakemake.params.settings),
+        snakemake.params.gradient,
         int(snakemake.wildcards.chunk),
         int(snakemake.params.replicates),
         int(snakemake.params.seed),

@@ -1,0 +1,141 @@
+"""Tests for models.published_kernel: the hand-written Track A log density and gradient.
+
+References: PyMC's own log density and gradient of the same model compiled with the C backend (a code path
+independent of the numba one the kernel is checked against at run time), on the real published table and on
+a variant with sign-unknown rows (two intervals), with and without the second interval; PyTensor's compiled
+graph called through nutpie after ``with_data`` swaps in another prior set and other observations. No MCMC.
+"""
+
+import ctypes
+
+import numpy as np
+import pytest
+from conftest import CONFIG, published_observations
+from numpy.testing import assert_allclose
+
+from models import compile as mc
+from models.priors import to_z_prior
+from models.published import PublishedData, build_published_model, prior_data
+from models.published_kernel import TWO_SIDED, KernelLayout, wrapper
+
+GROUPING = CONFIG["published"]["grouping"]
+
+
+def _model(obs, prior="reference"):
+    data = PublishedData.from_observations(obs, GROUPING)
+    return build_published_model(data, to_z_prior(CONFIG["priors"][prior], GROUPING), "fisher_z"), data
+
+
+def _sign_unknown(obs):
+    """The published rows with every interval row's sign made unknown: r in [lo, hi] or in [-hi, -lo]."""
+    obs = obs.copy()
+    interval = obs["kind"] != "point"
+    obs.loc[interval, "r_lo2"], obs.loc[interval, "r_hi2"] = -obs.loc[interval, "r_hi1"], -obs.loc[interval, "r_lo1"]
+    return obs
+
+
+def _shared(model, names):
+    return [np.asarray(model[n].get_value()) for n in names]
+
+
+def _kernel_and_reference(model, data):
+    """The kernel (reading every pm.Data of the model) and PyMC's C-backend log density and gradient."""
+    names = [v.name for v in model.data_vars]
+    kernel = wrapper(KernelLayout.from_model(model, data), names)
+    logp, dlogp = model.compile_logp(), model.compile_dlogp()
+    shapes = {k: np.shape(v) for k, v in model.initial_point().items()}
+
+    def reference(x):
+        point, start = {}, 0
+        for value in model.value_vars:  # nutpie's order, as the kernel's
+            size = int(np.prod(shapes[value.name]))
+            point[value.name] = x[start : start + size].reshape(shapes[value.name])
+            start += size
+        return logp(point), dlogp(point)
+
+    return kernel, reference, names, sum(int(np.prod(s)) for s in shapes.values())
+
+
+def _assert_agree(model, data, seed, n=40):
+    kernel, reference, names, n_dim = _kernel_and_reference(model, data)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        x = rng.standard_normal(n_dim) * (0.1, 1.0, 2.5)[i % 3]
+        ref_logp, ref_grad = reference(x)
+        logp, grad = kernel(x, *_shared(model, names))
+        assert_allclose(logp, ref_logp, rtol=1e-10)
+        assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)
+
+
+def test_kernel_matches_pymc_on_the_published_table():
+    _assert_agree(*_model(published_observations()), seed=1)
+
+
+def test_kernel_matches_pymc_with_sign_unknown_rows_with_and_without_their_second_interval():
+    model, data = _model(_sign_unknown(published_observations()), prior="sceptical")
+    assert np.sum(KernelLayout.from_model(model, data).kinds == TWO_SIDED) >= 3
+    _assert_agree(model, data, seed=2)
+    # SBC's simulated data may drop a second interval (has_second 0) without changing the compiled structure
+    flags = model["obs_has_second"].get_value().copy()
+    flags[np.flatnonzero(flags)[::2]] = 0.0
+    model["obs_has_second"].set_value(flags)
+    _assert_agree(model, data, seed=3)
+
+
+def test_nutpie_samples_with_the_kernel_and_with_data_reaches_it():
+    """The C callback nutpie calls returns the kernel's values, for the compiled data and after with_data."""
+    if not mc.enable()["nutpie_patched"]:
+        pytest.skip("nutpie version changed: no hand-written gradient (see models/compile.py)")
+    model, _ = _model(published_observations())
+    compiled = mc.compile_nutpie(model, "handwritten")
+    sceptical = prior_data(to_z_prior(CONFIG["priors"]["sceptical"], GROUPING))
+    n_eff = model["obs_n_eff"].get_value() * 2.0
+    swapped = mc.with_data(compiled, {**sceptical, "obs_n_eff": n_eff})
+    as_ptr = lambda a: a.ctypes.data_as(ctypes.POINTER(ctypes.c_double))  # noqa: E731
+    xs = 0.7 * np.random.default_rng(4).standard_normal((5, compiled.n_dim))
+    seen = []
+    for c in (compiled, swapped):
+        for x in xs:
+            grad, logp = np.zeros(c.n_dim), np.zeros(1)
+            status = c.compiled_logp_func.ctypes(c.n_dim, as_ptr(x), as_ptr(grad), as_ptr(logp),
+                                                 ctypes.c_void_p(c.user_data.ctypes.data))  # fmt: skip
+            # PyTensor's compiled graph with this model's shared values (c.logp_func(x) would use the pm.Data's)
+            ref_logp, ref_grad = c.logp_func.vm.jit_fn(x, *[c.shared_data[v.name] for v in c.logp_func.get_shared()])
+            assert status == 0
+            assert_allclose(logp[0], ref_logp, rtol=1e-10)
+            assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)
+            seen.append(logp[0])
+    assert np.all(np.abs(np.subtract(seen[:5], seen[5:])) > 1.0)  # the swapped values did reach the kernel
+    x = np.full(compiled.n_dim, np.nan)  # a non-finite gradient is reported to nutpie (status 3)
+    grad, logp = np.zeros(compiled.n_dim), np.zeros(1)
+    assert compiled.compiled_logp_func.ctypes(compiled.n_dim, as_ptr(x), as_ptr(grad), as_ptr(logp),
+                                              ctypes.c_void_p(compiled.user_data.ctypes.data)) == 3  # fmt: skip
+
+
+def test_a_kernel_out_of_step_with_the_model_stops_the_compile():
+    """The run-time check: a kernel whose structure no longer matches the model (here: rows assigned to the
+    wrong studies, as after a change to the grouping the kernel did not follow) is rejected, naming the way out.
+    """
+    model, data = _model(published_observations())
+    kernel, _, names, n_dim = _kernel_and_reference(model, data)
+    good = KernelLayout.from_model(model, data)
+    wrong = KernelLayout(**{**good.__dict__, "group_index": good.group_index[:, ::-1].copy()})
+    shared = _shared(model, names)
+    assert mc.check_against(kernel, kernel, n_dim, shared) == 0.0
+    with pytest.raises(mc.KernelMismatch, match="sampler.gradient: pytensor"):
+        mc.check_against(wrapper(wrong, names), kernel, n_dim, shared)
+
+
+def test_a_model_with_a_parameter_the_kernel_does_not_know_is_rejected():
+    import pymc as pm
+
+    model, data = _model(published_observations())
+    with model:
+        pm.Normal("extra", 0.0, 1.0)
+    with pytest.raises(mc.KernelMismatch, match="'extra'"):
+        KernelLayout.from_model(model, data)
+
+
+def test_an_unknown_gradient_choice_fails():
+    with pytest.raises(ValueError, match="sampler.gradient='numba'"):
+        mc.compile_nutpie(_model(published_observations())[0], "numba")
