@@ -66,37 +66,36 @@ def _label(name: str, coords: dict) -> str:
 
 
 def per_parameter(idata: az.InferenceData) -> pd.DataFrame:
-    """R-hat and ESS of every scalar in the posterior, one row each."""
-    import arviz as az
+    """R-hat and ESS of every scalar in the posterior, one row each (computed as ArviZ does, all scalars at
+    once: :mod:`reanalysis.convergence`)."""
+    from reanalysis.convergence import rhat_ess
 
     post = idata.posterior
-    stats = {"r_hat": az.rhat(post), "ess_bulk": az.ess(post, method="bulk"), "ess_tail": az.ess(post, method="tail")}
-    rows = []
+    labels, draws = [], []
     for name in post.data_vars:
-        da = {k: v[name] for k, v in stats.items()}
-        flat = da["r_hat"].stack(_i=da["r_hat"].dims) if da["r_hat"].dims else da["r_hat"].expand_dims("_i")
-        for j in range(flat.sizes["_i"]):
-            coords = {d: flat[d].values[j] for d in da["r_hat"].dims} if da["r_hat"].dims else {}
-            sel = {d: v for d, v in coords.items()}
-            draws = post[name].sel(sel).values
-            constant = bool(np.all(draws == draws.flat[0]))
-            rows.append({
-                "parameter": _label(name, _public(post, coords)), "constant": constant,
-                **{k: float(v.sel(sel)) for k, v in da.items()},
-            })  # fmt: skip
-    return pd.DataFrame(rows, columns=PARAMETER_COLUMNS)
+        da = post[name].transpose("chain", "draw", ...)
+        dims = da.dims[2:]
+        for index in np.ndindex(*da.shape[2:]):
+            coords = {d: post[d].values[i] for d, i in zip(dims, index, strict=True)}
+            labels.append(_label(name, _public(post, coords)))
+        draws.append(da.values.reshape(da.shape[0], da.shape[1], -1).transpose(2, 0, 1))
+    every = np.concatenate(draws) if draws else np.empty((0, 1, 1))
+    stats = rhat_ess(every)
+    return pd.DataFrame({
+        "parameter": labels, "constant": np.all(every == every[:, :1, :1], axis=(1, 2)), **stats
+    }, columns=PARAMETER_COLUMNS)  # fmt: skip
 
 
 def measure(idata: az.InferenceData) -> dict:
     """Everything the gate looks at, as plain values: per-parameter R-hat/ESS, divergences, E-BFMI, and the
     sampler's attempts (models.sampling: settings and failures of each; none recorded = one attempt).
     """
-    import arviz as az
+    from reanalysis.convergence import bfmi
 
     return {
         "parameters": per_parameter(idata).to_dict("records"),
         "divergences": int(idata.sample_stats["diverging"].sum()),
-        "min_ebfmi": float(np.min(az.bfmi(idata))),
+        "min_ebfmi": float(np.min(bfmi(idata.sample_stats["energy"].transpose("chain", "draw").values))),
         "n_draws": int(idata.posterior.sizes["chain"] * idata.posterior.sizes["draw"]),
         "attempts": json.loads(idata.attrs.get("sampler_attempts", "[]")),
     }
