@@ -122,7 +122,7 @@ built = builders.published("results/data/published/observations.reported.csv", p
                            cfg["priors"]["reference"], p["likelihood"])
 s = SamplerSettings.from_config(cfg["sampler"], cores=2)
 gate = RetryTest(Gate.from_config(cfg["gate"]))  # as in the fit job: draws failing the gate are sampled again
-compiled = compile_nutpie(built.model)
+compiled = compile_nutpie(built.model, sys.argv[1])  # sampler.gradient: handwritten | pytensor
 t2 = time.perf_counter()
 with_retry(nutpie_draw(compiled), s, 1, gate)
 t3 = time.perf_counter()
@@ -140,8 +140,8 @@ print(json.dumps({"import_s": t1 - t0, "compile_s": t2 - t1, "first_fit_s": t3 -
 """
 
 
-def fit_times(cwd: Path, env: dict) -> dict:
-    out = subprocess.run([str(VENV_BIN / "python"), "-c", FIT_SNIPPET], cwd=cwd, env=env, check=True,
+def fit_times(cwd: Path, env: dict, gradient: str = "handwritten") -> dict:
+    out = subprocess.run([str(VENV_BIN / "python"), "-c", FIT_SNIPPET, gradient], cwd=cwd, env=env, check=True,
                          capture_output=True, text=True).stdout  # fmt: skip
     return json.loads(out.strip().splitlines()[-1])
 
@@ -184,6 +184,8 @@ def main(out: Path, cores: int) -> dict:
         results["d_fit_warm_cache"] = fit_times(work, env)
         cold_env = {**env, "PYTENSOR_FLAGS": f"base_compiledir={Path(tmp) / 'pytensor-cold'}"}
         results["d_fit_cold_cache"] = fit_times(work, cold_env)
+        # the same refits with PyTensor's compiled gradient (sampler.gradient: pytensor), side by side
+        results["d_fit_pytensor_gradient"] = fit_times(work, env, "pytensor")
         print(results["d_fit_warm_cache"], results["d_fit_cold_cache"], "\n(e) SBC full, Track A ...", flush=True)
         results["e_sbc_full_track_a"] = timed(
             [*snake, "--config", "sbc=full", "--", "results/tables/sbc/published.csv"], work, env
