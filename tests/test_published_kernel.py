@@ -21,9 +21,9 @@ from models.published_kernel import TWO_SIDED, KernelLayout, wrapper
 GROUPING = CONFIG["published"]["grouping"]
 
 
-def _model(obs, prior="reference"):
-    data = PublishedData.from_observations(obs, GROUPING)
-    return build_published_model(data, to_z_prior(CONFIG["priors"][prior], GROUPING), "fisher_z"), data
+def _model(obs, prior="reference", grouping=GROUPING):
+    data = PublishedData.from_observations(obs, grouping)
+    return build_published_model(data, to_z_prior(CONFIG["priors"][prior], grouping), "fisher_z"), data
 
 
 def _sign_unknown(obs):
@@ -69,6 +69,13 @@ def _assert_agree(model, data, seed, n=40):
 
 def test_kernel_matches_pymc_on_the_published_table():
     _assert_agree(*_model(published_observations()), seed=1)
+
+
+def test_kernel_matches_pymc_with_another_grouping_in_config():
+    """published.grouping is a config choice: fewer terms, in another order, give other positions and indices."""
+    model, data = _model(published_observations(), grouping=["outcome", "study"])
+    assert KernelLayout.from_model(model, data).terms == ("outcome", "study")
+    _assert_agree(model, data, seed=5)
 
 
 def test_kernel_matches_pymc_with_sign_unknown_rows_with_and_without_their_second_interval():
