@@ -235,7 +235,7 @@ def check_against(kernel, reference, n_dim: int, shared: list[np.ndarray], point
     (gradient): a change to the model that the kernel does not mirror.
     """
     rng = np.random.default_rng(seed)
-    worst = 0.0
+    worst, compared = 0.0, 0
     for i in range(points):
         x = rng.standard_normal(n_dim) * (0.1, 0.5, 1.0, 3.0)[i % 4]
         ref_logp, ref_grad = reference(x, *shared)
@@ -243,6 +243,7 @@ def check_against(kernel, reference, n_dim: int, shared: list[np.ndarray], point
         ref_logp, ref_grad = float(np.asarray(ref_logp)), np.asarray(ref_grad)
         if not (np.isfinite(ref_logp) and np.all(np.isfinite(ref_grad))):
             continue  # the reference itself is undefined there: nothing to compare
+        compared += 1
         logp_err = abs(logp - ref_logp) / max(1.0, abs(ref_logp))
         grad_err = float(np.max(np.abs(grad - ref_grad) / (1e-2 + np.abs(ref_grad))))
         if logp_err > 1e-8 or not np.allclose(grad, ref_grad, rtol=1e-6, atol=1e-8):
@@ -252,6 +253,8 @@ def check_against(kernel, reference, n_dim: int, shared: list[np.ndarray], point
                 f"{np.max(np.abs(grad - ref_grad)):.3g}; update the kernel or set sampler.gradient: pytensor"
             )
         worst = max(worst, logp_err, grad_err)
+    if compared < points // 2:  # a check that compared (almost) nothing has not checked anything
+        raise KernelMismatch(f"PyTensor's log density was finite at only {compared} of {points} check points")
     return worst
 
 

@@ -131,6 +131,10 @@ def test_a_kernel_out_of_step_with_the_model_stops_the_compile():
     assert mc.check_against(kernel, kernel, n_dim, shared) == 0.0
     with pytest.raises(mc.KernelMismatch, match="sampler.gradient: pytensor"):
         mc.check_against(wrapper(wrong, names), kernel, n_dim, shared)
+    # nor does a check pass that had nothing to compare with (a reference undefined everywhere)
+    undefined = lambda x, *_: (np.nan, np.full_like(x, np.nan))  # noqa: E731
+    with pytest.raises(mc.KernelMismatch, match="finite at only 0 of 24"):
+        mc.check_against(kernel, undefined, n_dim, shared)
 
 
 def test_a_model_with_a_parameter_the_kernel_does_not_know_is_rejected():
