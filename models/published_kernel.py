@@ -1,7 +1,7 @@
 """Hand-written log density and gradient of the Track A model (Fisher-z likelihood), for nutpie.
 
 PyTensor's numba backend runs the model's gradient graph node by node, allocating an array at each of its
-115 nodes: 9 us per gradient for 34 parameters and 14 rows, most of it allocation, so that a Track A fit
+115 nodes: 9-10 us per gradient for 34 parameters and 14 rows, most of it allocation, so that a Track A fit
 spends 90% of its sampling time there. :func:`logp_dlogp` computes the same log density and gradient in one
 loop over the rows (measured in ``bench/``).
 
