@@ -146,18 +146,27 @@ def _with_arviz_fallback(a: np.ndarray, fast, arviz_fn, min_chains: int) -> np.n
     return out
 
 
+def _rank_rhat(split: np.ndarray, z: np.ndarray) -> np.ndarray:
+    """The larger of the bulk and folded-tail R-hat of split chains; ``z``: their normal scores."""
+    folded = np.abs(split - np.median(split.reshape(len(split), -1), axis=1)[:, None, None])
+    return np.maximum(_rhat(z), _rhat(_z_scale(folded)))
+
+
 def _rhat_and_bulk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     split = _split(x)
     z = _z_scale(split)  # shared by the bulk R-hat and the bulk ESS
-    folded = np.abs(split - np.median(split.reshape(len(split), -1), axis=1)[:, None, None])
-    return np.maximum(_rhat(z), _rhat(_z_scale(folded))), _ess(z)
+    return _rank_rhat(split, z), _ess(z)
 
 
 def rhat(a: np.ndarray) -> np.ndarray:
     """Rank-normalised split R-hat of each scalar of ``a`` (scalars, chains, draws), as ``az.rhat``."""
     from arviz.stats.diagnostics import _rhat_rank
 
-    return _with_arviz_fallback(a, lambda x: _rhat_and_bulk(x)[0], _rhat_rank, min_chains=2)
+    def fast(x):
+        split = _split(x)
+        return _rank_rhat(split, _z_scale(split))
+
+    return _with_arviz_fallback(a, fast, _rhat_rank, min_chains=2)
 
 
 def ess_bulk(a: np.ndarray) -> np.ndarray:

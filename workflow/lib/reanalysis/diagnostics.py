@@ -54,15 +54,10 @@ class Gate:
 PARTICIPANT_DIMS = ("participant", "alliance_obs", "alliance_missing", "baseline_missing", "y_obs")
 
 
-def _public(post, coords: dict) -> dict:
-    return {
-        d: f"#{int(np.flatnonzero(post[d].values == v)[0]) + 1}" if d in PARTICIPANT_DIMS else v
-        for d, v in coords.items()
-    }
-
-
-def _label(name: str, coords: dict) -> str:
-    return name + ("[" + ",".join(str(v) for v in coords.values()) + "]" if coords else "")
+def _label(name: str, dims: tuple, index: tuple, post) -> str:
+    """``name[level,...]``; a participant dim by position (#1, #2, ...), never by its id."""
+    levels = [f"#{i + 1}" if d in PARTICIPANT_DIMS else post[d].values[i] for d, i in zip(dims, index, strict=True)]
+    return name + ("[" + ",".join(str(v) for v in levels) + "]" if levels else "")
 
 
 def per_parameter(idata: az.InferenceData) -> pd.DataFrame:
@@ -74,10 +69,7 @@ def per_parameter(idata: az.InferenceData) -> pd.DataFrame:
     labels, draws = [], []
     for name in post.data_vars:
         da = post[name].transpose("chain", "draw", ...)
-        dims = da.dims[2:]
-        for index in np.ndindex(*da.shape[2:]):
-            coords = {d: post[d].values[i] for d, i in zip(dims, index, strict=True)}
-            labels.append(_label(name, _public(post, coords)))
+        labels += [_label(name, da.dims[2:], index, post) for index in np.ndindex(*da.shape[2:])]
         draws.append(da.values.reshape(da.shape[0], da.shape[1], -1).transpose(2, 0, 1))
     every = np.concatenate(draws) if draws else np.empty((0, 1, 1))
     stats = rhat_ess(every)
