@@ -247,8 +247,9 @@ def check_against(kernel, reference, n_dim: int, shared: list[np.ndarray], point
         logp_err = abs(logp - ref_logp) / max(1.0, abs(ref_logp))
         grad_err = float(np.max(np.abs(grad - ref_grad) / (1e-2 + np.abs(ref_grad))))
         if logp_err > 1e-8 or not np.allclose(grad, ref_grad, rtol=1e-6, atol=1e-8):
+            source = getattr(getattr(kernel, "py_func", kernel), "__module__", "the kernel")
             raise KernelMismatch(
-                f"hand-written gradient disagrees with the PyMC model's compiled one at "
+                f"hand-written gradient ({source}) disagrees with the PyMC model's compiled one at "
                 f"point {i}: log density {logp!r} vs {ref_logp!r}, largest gradient difference "
                 f"{np.max(np.abs(grad - ref_grad)):.3g}; update the kernel or set sampler.gradient: pytensor"
             )
