@@ -5,6 +5,7 @@ from pathlib import Path
 
 from snakemake.utils import min_version
 
+from reanalysis import worker
 from reanalysis.stale import on_build_failure
 
 min_version("9.0")
@@ -29,6 +30,17 @@ rule all:
         get_final_outputs(),
 
 
+# Jobs' scripts run in forks of one pre-imported process, started here once per run (config: worker).
+onstart:
+    if config["worker"]:
+        worker.start("logs/worker.log")
+
+
+onsuccess:
+    worker.stop()
+
+
 # Snakemake removes only a failing job's outputs: the last good report would stay and read as current.
 onerror:
+    worker.stop()
     on_build_failure(Path(rules.report.output.html), log)

@@ -1,5 +1,9 @@
 """Statcheck-style audit of every (r, p, n) in the cleaned table."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 from reanalysis.audit import audit_table
 from reanalysis.published_table import read_clean
 from reanalysis.scripting import log_to, write_table

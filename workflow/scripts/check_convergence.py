@@ -1,6 +1,10 @@
 """Convergence gate of one fit: judge the measures its fit job wrote, write the diagnostics row, or fail the
 job when on_fail is stop."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 import pandas as pd
 
 from reanalysis.diagnostics import DIAGNOSTIC_COLUMNS, Gate, enforce, judge, read_measures

@@ -1,5 +1,9 @@
 """Draw the pipeline's rule graph (jobs grouped by rule) for this config, without Graphviz."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 import json
 import subprocess
 import sys

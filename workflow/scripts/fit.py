@@ -1,5 +1,9 @@
 """Fit one model under one prior set; store posterior, log-likelihood and prior draws with provenance."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 from models.sampling import SamplerSettings, fit
 from models.sensitivity import prior_set_variables
 from reanalysis import builders

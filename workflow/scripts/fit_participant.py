@@ -1,5 +1,9 @@
 """Fit one Track B model (outcome model under one prior set, or the alliance trajectory model)."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 import numpy as np
 import xarray as xr
 

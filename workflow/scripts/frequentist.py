@@ -1,5 +1,9 @@
 """The published-style analysis of one cohort: per-timepoint correlation and OLS with baseline, p adjusted."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 import pandas as pd
 
 from models.frequentist import per_timepoint

@@ -1,5 +1,9 @@
 """Turn every cleaned row into an observation of the sample r, under one choice of n."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 import pandas as pd
 
 from models.evidence import EvidenceSettings, build_observations

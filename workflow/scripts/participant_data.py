@@ -1,6 +1,10 @@
 """Participant data of one cohort: simulate the calibrated synthetic cohort or read the user's file, then
 validate both through the same checks, writing the clean long table, the cleaning log and missingness."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 from models.cohorts import simulate_cohort
 from reanalysis.participant_table import read_participants, validate_participant_frame
 from reanalysis.scripting import log_to, write_table

@@ -1,6 +1,10 @@
 """Figures of one cohort's alliance trajectory model: the change over treatment, and the posterior predictive
 check of the mean and SD of alliance at each timepoint, with its table. Synthetic cohorts are stamped SYNTHETIC."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 from models.predictive import group_ppc_table, replicated_group_statistics
 from reanalysis.fit_files import read_fit
 from reanalysis.plots import alliance_trajectory, group_ppc, mark_synthetic, save

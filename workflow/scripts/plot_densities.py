@@ -1,5 +1,9 @@
 """Prior and posterior densities of the pooled rho, and rho by alliance phase, per prior set."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 from reanalysis.fit_files import read_fit
 from reanalysis.plots import densities, save
 from reanalysis.scripting import log_to

@@ -1,5 +1,9 @@
 """Forest plot of rho for every published row under every prior set."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 from reanalysis.fit_files import read_fit
 from reanalysis.plots import forest, save
 from reanalysis.published_table import read_observations

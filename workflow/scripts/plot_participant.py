@@ -1,6 +1,10 @@
 """Figures of one Track B outcome model: alliance slopes under every prior set, and the posterior predictive
 check of the follow-up means and SDs (first prior set), with its table. Synthetic cohorts are stamped SYNTHETIC."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 from models.predictive import group_ppc_table, replicated_group_statistics
 from reanalysis.fit_files import read_fit
 from reanalysis.plots import group_ppc, mark_synthetic, save, slope_forest

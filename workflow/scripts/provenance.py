@@ -1,6 +1,10 @@
 """Write results/provenance.json: git state, packages, the resolved config and its diff against the default,
 input hashes, seeds and the runtime of every benchmarked job."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 import datetime as dt
 import json
 from pathlib import Path

@@ -1,5 +1,9 @@
 """Render results/report.html from the declared inputs (and the config, passed as params)."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 from pathlib import Path
 
 from reanalysis.report import build_context, declared_reads_only, render_with_checklist

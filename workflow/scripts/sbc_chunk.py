@@ -1,5 +1,9 @@
 """One chunk of simulation-based calibration replicates for one model (one compile, many refits)."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 from models import calibration
 from reanalysis import builders
 from reanalysis.scripting import log_to, write_table

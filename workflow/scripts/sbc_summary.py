@@ -1,5 +1,9 @@
 """Join one model's SBC chunks: per-parameter verdict table and the ECDF/rank-histogram figure."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 import pandas as pd
 
 from models import sbc

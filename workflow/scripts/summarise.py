@@ -1,5 +1,9 @@
 """Join every fit's posterior summary, threshold probabilities and gate row into tables, with a track column."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 import pandas as pd
 
 from models.predictive import PPC_COLUMNS, published_ppc

@@ -1,5 +1,9 @@
 """Validate the published table and write the cleaned table and its cleaning log."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 from reanalysis.published_table import read_published
 from reanalysis.scripting import log_to, write_table
 

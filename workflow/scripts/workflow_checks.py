@@ -1,5 +1,9 @@
 """Prior sensitivity, LOO (and the variant comparison) and prior predictive summaries of one model's fits."""
 
+from reanalysis.worker import delegate
+
+delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+
 from reanalysis import fit_checks, workflow_plots
 from reanalysis.fit_files import read_fit
 from reanalysis.plots import save

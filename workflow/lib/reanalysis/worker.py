@@ -1,0 +1,327 @@
+"""Run the pipeline's job scripts in forks of one process that has already imported PyMC, ArviZ and the rest.
+
+A job script spends 2-3 s importing its libraries before it does any work, and a prior edit reruns 21 jobs.
+The Snakefile's ``onstart`` hook starts :func:`serve` once per Snakemake run; each script's first statement,
+:func:`delegate`, hands the very script file Snakemake wrote (preamble and all) to that process, which forks,
+gives the fork the job's stdin/stdout/stderr, working directory and argv, and runs the file there. The job's
+exit status comes back to the script, which exits with it, so Snakemake sees an ordinary job.
+
+Each fork starts from the same freshly imported state (the server itself never runs a job), so jobs do not
+see each other. When the server is absent, refuses (its environment differs from the job's: PyTensor and
+numba read theirs at import) or cannot be reached, the script runs in its own process as before and says why
+on stderr. ``worker: false`` in config turns it off.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import runpy
+import select
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+from pathlib import Path
+
+ENV = "ALLIANCE_WORKER"  # the server's socket path, set for jobs by start()
+# what every job script imports, or most do; the project's own modules last (they import the rest)
+PRELOAD = (
+    "numpy", "pandas", "scipy.stats", "xarray", "matplotlib", "matplotlib.pyplot", "arviz", "pymc", "nutpie",
+    "models.sampling", "models.compile", "models.published", "models.participant", "models.loo",
+    "reanalysis.builders", "reanalysis.diagnostics", "reanalysis.fit_files", "reanalysis.plots",
+    "reanalysis.summaries", "reanalysis.workflow_report",
+)  # fmt: skip
+READY_TIMEOUT = 60.0  # seconds a job waits for a server that is still importing
+IDLE_TIMEOUT = 600.0  # a server left behind (Snakemake killed) exits after this long without a job
+_HEADER = struct.Struct("!I")
+# set by the shell Snakemake starts each job in, not by the user: they differ between any two processes
+_SHELL_VARIABLES = {"_", "SHLVL", "PWD", "OLDPWD"}
+# set by Snakemake to each job's threads (snakemake/shell.py). Of the libraries that read them at import, only
+# numpy's OpenBLAS is here; a fork sets its thread count to the job's at run time (threadpoolctl).
+_THREAD_VARIABLES = {
+    "OMP_NUM_THREADS", "GOTO_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+}  # fmt: skip
+# set by Snakemake from each job's tmpdir resource; Python's tempfile reads them again in the fork
+_TEMP_VARIABLES = {"TMPDIR", "TMP", "TEMP", "TEMPDIR"}
+_in_worker = False  # True inside a fork, where delegate() must let the script run
+
+
+class Unavailable(Exception):
+    """The server cannot take this job; the script runs in its own process."""
+
+
+def delegate() -> None:
+    """First statement of a job script: run this script in the server if there is one, exit with its status.
+
+    Returns (and the script goes on in this process) inside the server's fork, without a server, or when the
+    server cannot take the job.
+    """
+    path = os.environ.get(ENV)
+    if _in_worker or not path:
+        return
+    try:
+        conn = _connect(path)
+        status = _run_remote(conn)
+    except Unavailable as why:
+        print(f"job worker not used ({why}); running in this process", file=sys.stderr, flush=True)
+        return
+    sys.exit(status)
+
+
+def _connect(path: str) -> socket.socket:
+    deadline = time.monotonic() + READY_TIMEOUT
+    pid_file = Path(path).with_suffix(".pid")
+    while True:
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            conn.connect(path)
+            return conn
+        except (FileNotFoundError, ConnectionRefusedError) as err:
+            conn.close()
+            if not _alive(pid_file) or time.monotonic() > deadline:
+                raise Unavailable(f"no server at {path}: {err}") from err
+            time.sleep(0.05)
+
+
+def _alive(pid_file: Path) -> bool:
+    try:
+        os.kill(int(pid_file.read_text()), 0)
+        return True
+    except (OSError, ValueError):
+        return False
+
+
+def _run_remote(conn: socket.socket) -> int:
+    request = json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
+    with conn:
+        socket.send_fds(conn, [_HEADER.pack(len(request)) + request], [0, 1, 2])
+        reader = conn.makefile("r")
+        first = reader.readline().split(" ", 1)
+        if first[0] != "started":
+            raise Unavailable(first[-1].strip() or "the server closed the connection")
+        job = int(first[1])
+
+        def forward(signum, _frame):  # Snakemake stops a job by signalling this process; pass it on
+            try:
+                os.killpg(job, signum)
+            except ProcessLookupError:
+                pass
+
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(sig, forward)
+        last = reader.readline().split()
+    if len(last) != 2 or last[0] != "exit":
+        print(f"job worker: lost the job (process {job}) without its exit status", file=sys.stderr, flush=True)
+        return 1
+    return int(last[1])
+
+
+def serve(path: str, owner: int, preload=PRELOAD, idle_timeout: float = IDLE_TIMEOUT) -> None:
+    """Import ``preload``, then run each job sent to the Unix socket ``path`` in a fork, until process ``owner``
+    (Snakemake) is gone or no job came for ``idle_timeout`` seconds."""
+    env = dict(os.environ)  # before the imports, which may set variables of their own, as they will in a job
+    for name in preload:
+        importlib.import_module(name)
+    _log(f"imported {len(preload)} modules; serving jobs at {path} until process {owner} ends")
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(path)
+    listener.listen(64)
+    jobs: dict[int, socket.socket] = {}  # job pid -> its client's connection
+    idle_since = time.monotonic()
+    try:
+        while _pid_exists(owner) and (jobs or time.monotonic() - idle_since < idle_timeout):
+            readable, _, _ = select.select([listener, *jobs.values()], [], [], 0.2)
+            for ready in readable:
+                if ready is listener:
+                    conn, _ = listener.accept()
+                    _start(conn, env, listener, jobs)
+                else:  # a client sends nothing after its request: readable means it is gone; so is its job
+                    pid = next(p for p, c in jobs.items() if c is ready)
+                    _kill(pid)
+            while jobs:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+                if pid == 0:
+                    break
+                conn = jobs.pop(pid, None)
+                if conn is not None:
+                    with conn:
+                        code = os.waitstatus_to_exitcode(status)  # -N when killed by signal N
+                        _send(conn, f"exit {128 - code if code < 0 else code}\n")
+                _log(f"job {pid} ended with status {os.waitstatus_to_exitcode(status)}")
+                idle_since = time.monotonic()
+    finally:
+        for pid in jobs:
+            _kill(pid)
+        listener.close()
+        Path(path).unlink(missing_ok=True)
+
+
+def _start(conn: socket.socket, env: dict, listener: socket.socket, jobs: dict) -> None:
+    fds: list[int] = []
+    try:
+        conn.settimeout(10.0)
+        data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
+        while len(data) < _HEADER.size or len(data) < _HEADER.size + _HEADER.unpack_from(data)[0]:
+            more = conn.recv(1 << 16)
+            if not more:
+                raise ValueError("truncated request")
+            data += more
+        request = json.loads(data[_HEADER.size :])
+        if len(fds) != 3:
+            raise ValueError(f"expected 3 file descriptors, got {len(fds)}")
+        keys = (env.keys() | request["env"].keys()) - _SHELL_VARIABLES - _THREAD_VARIABLES - _TEMP_VARIABLES
+        differ = sorted(k for k in keys if env.get(k) != request["env"].get(k))
+        if differ:
+            raise ValueError(f"the job's environment differs from the server's in {', '.join(differ)}")
+        if len({request["env"].get(k) for k in _THREAD_VARIABLES}) > 1:
+            raise ValueError(f"the job's thread variables disagree: {sorted(_THREAD_VARIABLES)}")
+    except (OSError, ValueError, KeyError) as err:
+        _send(conn, f"refused {err}\n")
+        _log(f"refused a job: {err}")
+        conn.close()
+        for fd in fds:
+            os.close(fd)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:  # the job: never returns into the server's loop
+        code = 1
+        try:
+            listener.close()
+            for other in jobs.values():
+                other.close()
+            conn.close()
+            code = _run_job(request, fds)
+        finally:
+            os._exit(code)
+    for fd in fds:
+        os.close(fd)
+    conn.settimeout(None)
+    jobs[pid] = conn
+    _send(conn, f"started {pid}\n")
+    _log(f"job {pid} started: {request['argv'][0]}")
+
+
+def _run_job(request: dict, fds: list[int]) -> int:
+    """In the fork: become the job's process (its stdio, directory, argv) and run its script file."""
+    global _in_worker
+    _in_worker = True
+    os.setsid()  # its own process group, so a forwarded signal reaches whatever the job starts
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGCHLD):
+        signal.signal(sig, signal.SIG_DFL)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    for target, fd in enumerate(fds):
+        os.dup2(fd, target)
+        os.close(fd)
+    os.environ.clear()
+    os.environ.update(request["env"])
+    tempfile.tempdir = None  # computed again from TMPDIR and the rest on first use
+    threads = os.environ.get("OPENBLAS_NUM_THREADS")
+    if threads:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(int(threads), user_api="blas")
+    os.chdir(request["cwd"])
+    sys.argv = list(request["argv"])
+    sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))  # as for `python script.py`
+    try:
+        runpy.run_path(sys.argv[0], run_name="__main__")
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
+        if stop.code is not None and not isinstance(stop.code, int):
+            print(stop.code, file=sys.stderr)
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            pass
+    return code
+
+
+def _log(text: str) -> None:
+    print(time.strftime("%H:%M:%S"), text, flush=True)
+
+
+def _send(conn: socket.socket, text: str) -> None:
+    try:
+        conn.sendall(text.encode())
+    except OSError:
+        pass  # the client is gone; its job's status has nobody to go to
+
+
+def _kill(pid: int) -> None:
+    try:
+        os.killpg(pid, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _pid_exists(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+        return True
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+
+
+_server: subprocess.Popen | None = None  # started by this (Snakemake's) process
+
+
+def start(log: str | Path) -> None:
+    """The ``onstart`` hook: start a server for this Snakemake process and point its jobs at it (``ALLIANCE_WORKER``).
+
+    The server logs to ``log`` and stops with Snakemake, or at :func:`stop`.
+    """
+    global _server
+    path = os.path.join(tempfile.mkdtemp(prefix="alliance-worker-"), "socket")
+    os.environ[ENV] = path  # before the server starts, so that its environment is the jobs'
+    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    with open(log, "w") as handle:
+        _server = subprocess.Popen(
+            [sys.executable, "-m", "reanalysis.worker", path, str(os.getpid())],
+            stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    Path(path).with_suffix(".pid").write_text(str(_server.pid))
+
+
+def stop() -> None:
+    """The ``onsuccess``/``onerror`` hook: stop the server and remove its socket directory."""
+    global _server
+    path = os.environ.pop(ENV, None)
+    if _server is not None and _server.poll() is None:
+        _server.terminate()
+        try:
+            _server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            _server.kill()
+    _server = None
+    if path:
+        for leftover in (Path(path), Path(path).with_suffix(".pid")):
+            leftover.unlink(missing_ok=True)
+        Path(path).parent.rmdir()
+
+
+def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop(): leave through serve()'s clean-up
+    serve(argv[0], int(argv[1]))
+
+
+if __name__ == "__main__":
+    # as the module job scripts import: run as __main__, this file's _in_worker would not be the one delegate() reads
+    from reanalysis.worker import main as imported_main
+
+    imported_main(sys.argv[1:])
