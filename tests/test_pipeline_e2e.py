@@ -202,6 +202,25 @@ def test_lint_and_dry_run(tiny_run):
     assert dry.returncode == 0 and "Nothing to be done" in dry.stdout + dry.stderr
 
 
+def test_jobs_ran_in_the_worker_and_match_a_run_without_it(tiny_run, tmp_path):
+    log = (tiny_run / "logs" / "worker.log").read_text()
+    started, ended = re.findall(r"job (\d+) started", log), re.findall(r"job (\d+) ended with status (-?\d+)", log)
+    jobs_with_logs = [p for p in (tiny_run / "logs").rglob("*.log") if p.name != "worker.log"]
+    assert "refused" not in log and len(started) == len(ended) == len(jobs_with_logs), log
+    assert {status for _, status in ended} == {"0"}
+    # the same fit and table made by a job in its own process (worker=False) are identical
+    workdir = copy_run(tiny_run, tmp_path / "alone")
+    targets = ["results/fits/published/sceptical.nc", "results/tables/posterior_summary.csv"]
+    result = snakemake(workdir, "--config", "worker=False", "--force", *targets)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert (workdir / "logs" / "worker.log").read_text() == log  # no server this time
+    assert len(re.findall(r"^Finished jobid", result.stdout + result.stderr, re.M)) == 3  # the two and `all`
+    alone, forked = read_fit(workdir / targets[0]), read_fit(tiny_run / targets[0])
+    for name in forked.posterior.data_vars:
+        assert (alone.posterior[name].values == forked.posterior[name].values).all(), name
+    assert (workdir / targets[1]).read_bytes() == (tiny_run / targets[1]).read_bytes()
+
+
 def test_prior_edit_plans_only_that_prior(tiny_run, tmp_path):
     workdir = copy_run(tiny_run, tmp_path / "edit")
     cfg = tiny_config(tiny_run / "mine.csv")

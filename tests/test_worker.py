@@ -1,0 +1,183 @@
+"""The job worker (reanalysis.worker): a script handed to it runs in a fork of the server, with the job's stdio,
+directory, argv and threads, and its exit status is the script's; anything the server cannot take runs in the
+script's own process. The pipeline's use of it is in test_pipeline_e2e."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from reanalysis import worker
+
+# Prints who ran it and what it saw, then exits as argv says; "state" shows whether an earlier job's change to a
+# preloaded module leaked into this one.
+SCRIPT = textwrap.dedent(
+    """
+    import sys
+    from reanalysis.worker import delegate
+    delegate()
+    import json, os, time
+    import numpy
+    from threadpoolctl import threadpool_info
+    blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
+    print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(), "argv": sys.argv[1:],
+                      "blas": blas, "state": getattr(json, "leaked", None)}), flush=True)
+    json.leaked = "set by an earlier job"
+    print("to stderr", file=sys.stderr, flush=True)
+    action = sys.argv[1]
+    if action == "raise":
+        raise RuntimeError("deliberate")
+    if action == "sleep":
+        open(sys.argv[2], "w").write(str(os.getpid()))
+        time.sleep(60)
+    sys.exit(int(action))
+    """
+)
+
+
+def base_env() -> dict:
+    """This process's environment without pytest's per-phase variable, which differs between setup and test."""
+    return {k: v for k, v in os.environ.items() if k != "PYTEST_CURRENT_TEST"}
+
+
+ONE_THREAD = {k: "1" for k in worker._THREAD_VARIABLES}  # as Snakemake sets them for a job with threads: 1
+
+
+@pytest.fixture
+def server(tmp_path):
+    """A server preloading json, numpy and threadpoolctl, owned by this test process; yields (socket path, process)."""
+    path = str(tmp_path / "socket")
+    env = {**base_env(), worker.ENV: path}
+    preload = ("json", "numpy", "threadpoolctl")
+    code = f"from reanalysis.worker import serve; serve({path!r}, {os.getpid()}, preload={preload!r})"
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env)
+    Path(path).with_suffix(".pid").write_text(str(proc.pid))
+    deadline = time.monotonic() + 30
+    while not Path(path).exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    yield path, proc
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+def run(tmp_path, path, *args, env=None, **kw) -> subprocess.CompletedProcess:
+    script = tmp_path / "job.py"
+    script.write_text(SCRIPT)
+    env = {**base_env(), worker.ENV: path, **ONE_THREAD, **(env or {})}
+    return subprocess.run([sys.executable, str(script), *args], env=env, capture_output=True, text=True,
+                          cwd=tmp_path, timeout=60, **kw)  # fmt: skip
+
+
+def seen(result) -> dict:
+    import json
+
+    return json.loads(result.stdout.splitlines()[0])
+
+
+def test_a_job_runs_in_a_fork_of_the_server_with_the_jobs_stdio_cwd_argv_and_threads(tmp_path, server):
+    path, proc = server
+    result = run(tmp_path, path, "0", "extra")
+    assert result.returncode == 0, result.stderr
+    info = seen(result)
+    assert info["ppid"] == proc.pid  # forked by the server, not the script's own process
+    assert info["cwd"] == str(tmp_path) and info["argv"] == ["0", "extra"]
+    assert info["blas"] and set(info["blas"]) == {1}  # OPENBLAS_NUM_THREADS of the job, not the server's
+    assert "to stderr" in result.stderr and "worker not used" not in result.stderr
+    two = seen(run(tmp_path, path, "0", env={k: "2" for k in worker._THREAD_VARIABLES}))
+    assert set(two["blas"]) == {2}
+
+
+def test_the_exit_status_is_the_scripts(tmp_path, server):
+    path, _ = server
+    assert run(tmp_path, path, "3").returncode == 3
+    failed = run(tmp_path, path, "raise")
+    assert failed.returncode == 1 and "RuntimeError: deliberate" in failed.stderr
+
+
+def test_jobs_do_not_see_each_other(tmp_path, server):
+    path, _ = server
+    first, second = seen(run(tmp_path, path, "0")), seen(run(tmp_path, path, "0"))
+    assert first["state"] is None and second["state"] is None
+    assert first["pid"] != second["pid"]
+
+
+def test_a_job_whose_environment_differs_runs_in_its_own_process(tmp_path, server):
+    path, proc = server
+    result = run(tmp_path, path, "4", env={"PYTENSOR_FLAGS": "floatX=float32"})
+    assert result.returncode == 4
+    assert seen(result)["ppid"] != proc.pid
+    assert "worker not used" in result.stderr and "PYTENSOR_FLAGS" in result.stderr
+
+
+def test_without_a_server_the_script_runs_in_its_own_process(tmp_path):
+    result = run(tmp_path, str(tmp_path / "absent"), "5")
+    assert result.returncode == 5 and "worker not used (no server" in result.stderr
+    assert seen(result)["ppid"] == os.getpid()
+
+
+def test_stopping_the_script_stops_its_job(tmp_path, server):
+    path, _ = server
+    script = tmp_path / "job.py"
+    script.write_text(SCRIPT)
+    pid_file = tmp_path / "job.pid"
+    env = {**base_env(), worker.ENV: path, **ONE_THREAD}
+    client = subprocess.Popen([sys.executable, str(script), "sleep", str(pid_file)], env=env, cwd=tmp_path)
+    deadline = time.monotonic() + 30
+    while not pid_file.exists() or not pid_file.read_text():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    job = int(pid_file.read_text())
+    client.send_signal(signal.SIGTERM)  # what Snakemake does to a job it cancels
+    assert client.wait(timeout=10) == 128 + signal.SIGTERM
+    deadline = time.monotonic() + 10
+    while _running(job):
+        assert time.monotonic() < deadline, "the job outlived its script"
+        time.sleep(0.05)
+
+
+def test_the_server_stops_with_its_owner(tmp_path):
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    path = str(tmp_path / "socket")
+    code = f"from reanalysis.worker import serve; serve({path!r}, {owner.pid}, preload=())"
+    proc = subprocess.Popen([sys.executable, "-c", code])
+    deadline = time.monotonic() + 30
+    while not Path(path).exists():
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    owner.kill()
+    owner.wait()
+    assert proc.wait(timeout=10) == 0
+    assert not Path(path).exists()  # the socket is removed
+
+
+def test_start_and_stop_set_and_clear_the_jobs_variable(tmp_path, monkeypatch):
+    """With the real preload list: every module in it imports."""
+    monkeypatch.delenv(worker.ENV, raising=False)
+    worker.start(tmp_path / "worker.log")
+    path = Path(os.environ[worker.ENV])
+    try:
+        deadline = time.monotonic() + 60
+        while not path.exists():
+            assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    assert worker.ENV not in os.environ and not path.parent.exists()
+    assert "serving jobs" in (tmp_path / "worker.log").read_text()
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    # a zombie (exited, not yet reaped by the server) counts as stopped
+    return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
