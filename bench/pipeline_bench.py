@@ -8,13 +8,15 @@ checkout's results/ and the user's compile cache are never touched. Measured, in
 (a) ``snakemake --cores N`` from nothing with an empty PyTensor/numba compile cache (cold);
 (a') the same again after ``rm -rf results`` with the cache now warm;
 (b) after editing one prior set (sceptical rho interval) -- the rebuild a user waits for when trying a prior;
+(b') the edit undone, the same 21 jobs again with ``--config worker=False`` (a new process per job);
 (c) ``snakemake -n`` with nothing to do (median of 3);
 (d) one Track A fit in a fresh Python process: compile + first fit, then a refit under another prior set
     through ``with_data`` (no recompile; median of 3), with the default sampler settings, each judged by the
     gate and sampled again with ``sampler.retry`` when it fails, as in the fit job;
 (e) simulation-based calibration of the Track A model with ``sbc: full`` (200 replicates, chunked jobs).
 
-Peak RSS is the largest sum of resident memory over the whole process tree, polled every 0.1 s.
+Peak RSS is the largest sum of resident memory over the whole process tree, polled every 0.1 s; peak PSS the
+same with shared pages divided among the processes sharing them (the job worker's forks share its libraries).
 """
 
 from __future__ import annotations
@@ -54,8 +56,12 @@ def machine() -> dict:
 
 
 def timed(cmd: list[str], cwd: Path, env: dict) -> dict:
-    """Run ``cmd``; wall seconds, peak RSS of its process tree (GiB), and the number of jobs Snakemake ran."""
-    peak = [0]
+    """Run ``cmd``; wall seconds, peak RSS and PSS of its process tree (GiB), and the number of jobs Snakemake ran.
+
+    The RSS sum counts a page shared by several processes (the job worker's forks share its imported libraries)
+    once per process; PSS divides it among them, so its sum is the physical memory the tree used.
+    """
+    peak = [0, 0]
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     done = threading.Event()
@@ -65,9 +71,16 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> dict:
         while not done.is_set():
             try:
                 procs = [root, *root.children(recursive=True)]
-                peak[0] = max(peak[0], sum(p.memory_info().rss for p in procs if p.is_running()))
             except psutil.Error:
-                pass
+                procs = []
+            rss = pss = 0
+            for p in procs:
+                try:
+                    memory = p.memory_full_info()
+                except psutil.Error:  # ended since it was listed
+                    continue
+                rss, pss = rss + memory.rss, pss + memory.pss
+            peak[:] = max(peak[0], rss), max(peak[1], pss)
             time.sleep(0.1)
 
     watcher = threading.Thread(target=poll, daemon=True)
@@ -78,7 +91,8 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-4000:]}")
     jobs = sum(1 for line in out.splitlines() if line.startswith("Finished jobid"))
-    return {"seconds": round(wall, 2), "peak_rss_gib": round(peak[0] / 2**30, 3), "jobs": jobs}
+    gib = [round(x / 2**30, 3) for x in peak]
+    return {"seconds": round(wall, 2), "peak_rss_gib": gib[0], "peak_pss_gib": gib[1], "jobs": jobs}
 
 
 def copy_tree(dest: Path) -> None:
@@ -96,12 +110,14 @@ def check_imports_from(work: Path, env: dict) -> None:
         raise RuntimeError(f"the bench copy imports code from outside itself: {out}")
 
 
-def edit_prior(config: Path) -> None:
+SCEPTICAL, EDITED = "rho: {lower95: -0.3, upper95: 0.3}", "rho: {lower95: -0.35, upper95: 0.3}"
+
+
+def edit_prior(config: Path, old: str = SCEPTICAL, new: str = EDITED) -> None:
     text = config.read_text()
-    old = "rho: {lower95: -0.3, upper95: 0.3}"
     if old not in text:
         raise RuntimeError(f"{config}: expected the sceptical prior line {old!r} to edit")
-    config.write_text(text.replace(old, "rho: {lower95: -0.35, upper95: 0.3}", 1))
+    config.write_text(text.replace(old, new, 1))
 
 
 FIT_SNIPPET = """
@@ -177,7 +193,10 @@ def main(out: Path, cores: int) -> dict:
         print(results["a_warm"], "\n(b) after one prior edit ...", flush=True)
         edit_prior(work / "config.yaml")
         results["b_prior_edit"] = timed(snake, work, env)
-        print(results["b_prior_edit"], "\n(c) snakemake -n ...", flush=True)
+        print(results["b_prior_edit"], "\n(b') the edit undone, without the job worker ...", flush=True)
+        edit_prior(work / "config.yaml", EDITED, SCEPTICAL)  # the same 21 jobs again, each in its own process
+        results["b_prior_edit_no_worker"] = timed([*snake, "--config", "worker=False"], work, env)
+        print(results["b_prior_edit_no_worker"], "\n(c) snakemake -n ...", flush=True)
         dry = [timed([*snake, "-n"], work, env)["seconds"] for _ in range(3)]
         results["c_dry_run"] = {"seconds": sorted(dry)[1], "runs": dry}
         print(results["c_dry_run"], "\n(d) one Track A fit ...", flush=True)

@@ -202,7 +202,7 @@ def test_rule_table_from_snakemake_rules():
     }
 
 
-def test_structural_config_ignores_prior_numbers_not_prior_names():
+def test_structural_config_ignores_prior_numbers_and_worker_not_prior_names():
     from conftest import CONFIG
 
     edited = {**CONFIG, "priors": {**CONFIG["priors"], "sceptical": {**CONFIG["priors"]["sceptical"], "rho": {}}}}
@@ -210,5 +210,6 @@ def test_structural_config_ignores_prior_numbers_not_prior_names():
     assert list(structural_config(CONFIG)["priors"]) == list(CONFIG["priors"])
     renamed = {**CONFIG, "priors": {("doubtful" if k == "sceptical" else k): v for k, v in CONFIG["priors"].items()}}
     assert structural_config(renamed) != structural_config(CONFIG)
+    assert structural_config({**CONFIG, "worker": not CONFIG["worker"]}) == structural_config(CONFIG)
     assert structural_config({**CONFIG, "sbc": "full"}) != structural_config(CONFIG)  # everything else counts
     assert CONFIG["priors"]["sceptical"]["rho"], "the caller's config is not modified"

@@ -335,9 +335,10 @@ def rule_table(rules) -> dict[str, dict]:
 
 
 def structural_config(config: dict) -> dict:
-    """The config as far as it can change which jobs exist: prior sets by name, without their numbers.
+    """The config as far as it can change which jobs exist: prior sets by name, without their numbers, and
+    without ``worker`` (where jobs run, not which).
 
     Priors reach jobs only through params, one prior set per job, so a prior's numbers never add or remove a
     job. The dag job tracks this instead of the whole config, so a prior edit leaves its picture alone.
     """
-    return {**config, "priors": dict.fromkeys(config["priors"])}
+    return {**{k: v for k, v in config.items() if k != "worker"}, "priors": dict.fromkeys(config["priors"])}
