@@ -208,6 +208,11 @@ def test_jobs_ran_in_the_worker_and_match_a_run_without_it(tiny_run, tmp_path):
     jobs_with_logs = [p for p in (tiny_run / "logs").rglob("*.log") if p.name != "worker.log"]
     assert "refused" not in log and len(started) == len(ended) == len(jobs_with_logs), log
     assert {status for _, status in ended} == {"0"}
+    # provenance reports each job's own CPU time and memory (the fork's, from its log), not the handing-over script's
+    jobs = json.loads((tiny_run / "results" / "provenance.json").read_text())["jobs"]
+    fits = [j for j in jobs if j["rule"] in ("fit", "fit_participant")]
+    assert fits and all(j["measured_by"] == "job worker" and j["cpu_seconds"] > 1 for j in fits), fits
+    assert all(j["max_rss_mb"] > 100 for j in fits), fits
     # the same fit and table made by a job in its own process (worker=False) are identical
     workdir = copy_run(tiny_run, tmp_path / "alone")
     targets = ["results/fits/published/sceptical.nc", "results/tables/posterior_summary.csv"]

@@ -26,6 +26,7 @@ from reanalysis.provenance import (
     config_diff,
     default_config,
     job_benchmark_files,
+    job_logs,
     job_runtimes,
     read_benchmark,
     schema_defaults,
@@ -33,6 +34,7 @@ from reanalysis.provenance import (
     untimed_jobs,
 )
 from reanalysis.report import UndeclaredInputError, declared_reads_only, provenance_context, render
+from reanalysis.worker import USAGE_MARK, read_usage
 
 SCHEMA = ROOT / "workflow" / "schemas" / "config.schema.yaml"
 CAPTIONS = ROOT / "workflow" / "report" / "captions"
@@ -107,10 +109,19 @@ def test_read_benchmark_and_job_runtimes(tmp_path, monkeypatch):
     assert read_benchmark(fit) == {"seconds": 12.25, "cpu_seconds": 1.5, "max_rss_mb": 120.5}
     assert job_runtimes([str(fit), str(one)]) == [
         {"rule": "fit", "job": "published/reference", "benchmark": str(fit), "seconds": 12.25, "cpu_seconds": 1.5,
-         "max_rss_mb": 120.5},
+         "max_rss_mb": 120.5, "measured_by": "benchmark"},
         {"rule": "summarise", "job": "", "benchmark": str(one), "seconds": 3.5, "cpu_seconds": None,
-         "max_rss_mb": 120.5},
+         "max_rss_mb": 120.5, "measured_by": "benchmark"},
     ]  # fmt: skip
+    # a job run in the job worker: its fork's CPU and memory, from the last line of its log, replace the
+    # benchmark's (which measured the script that handed the job over); a log without that line changes nothing
+    Path("fit.log").write_text("INFO fitting\n" + USAGE_MARK + '{"cpu_seconds": 9.5, "max_rss_mb": 700.25}\n')
+    Path("summarise.log").write_text("INFO summarising\n")
+    forked, alone = job_runtimes([str(fit), str(one)], logs={str(fit): "fit.log", str(one): "summarise.log"})
+    assert forked == {"rule": "fit", "job": "published/reference", "benchmark": str(fit), "seconds": 12.25,
+                           "cpu_seconds": 9.5, "max_rss_mb": 700.25, "measured_by": "job worker"}  # fmt: skip
+    assert alone["cpu_seconds"] is None and alone["measured_by"] == "benchmark"
+    assert read_usage("absent.log") is None
     Path("empty.tsv").write_text(HEADER)
     with pytest.raises(ValueError, match="empty.tsv: expected a header and a row"):
         read_benchmark("empty.tsv")
@@ -140,12 +151,15 @@ def test_job_benchmark_files_fill_each_jobs_wildcards(tmp_path):
             m = re.fullmatch(r"f/(\w+)/(\w+)\.(nc|log\.csv)", path)
             return {"model": m[1], "prior": m[2]} if m else {}
 
-        return SimpleNamespace(name=name, benchmark=benchmark, get_wildcards=get_wildcards)
+        log = ["logs/fit/{model,[a-z]+}/{prior}.log"] if name == "fit" else []
+        return SimpleNamespace(name=name, benchmark=benchmark, get_wildcards=get_wildcards, log=log)
 
     rules = [rule("fit", "b/fit/{model,[a-z]+}/{prior}.tsv"), rule("plot", None), rule("dag", "b/dag.tsv"),
              rule("provenance", "b/p.tsv"), rule("report", "b/report.tsv"), rule("unused", "b/u.tsv")]  # fmt: skip
     # plot has no benchmark; provenance and the report run after provenance.json is written: not its inputs
     assert job_benchmark_files(path, rules) == ["b/fit/m/p.tsv", "b/fit/m/q.tsv", "b/dag.tsv"]
+    # each job's log, by the same wildcards (dag has no log)
+    assert job_logs(path, rules) == {"b/fit/m/p.tsv": "logs/fit/m/p.log", "b/fit/m/q.tsv": "logs/fit/m/q.log"}
 
 
 def test_untimed_jobs_names_rules_without_benchmarks():

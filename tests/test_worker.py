@@ -20,9 +20,10 @@ from reanalysis import worker
 # preloaded module leaked into this one.
 SCRIPT = textwrap.dedent(
     """
-    import sys
+    import sys, types
     from reanalysis.worker import delegate
-    delegate()
+    log = [a for a in sys.argv[2:] if a.endswith(".log")]
+    delegate(types.SimpleNamespace(log=log))  # as the snakemake object: the fork's usage goes to its first log
     import json, os, time
     import numpy
     from threadpoolctl import threadpool_info
@@ -34,6 +35,11 @@ SCRIPT = textwrap.dedent(
     action = sys.argv[1]
     if action == "raise":
         raise RuntimeError("deliberate")
+    if action == "burn":  # CPU time the fork spends, which its log must show
+        end = time.process_time() + 0.5
+        while time.process_time() < end:
+            pass
+        sys.exit(0)
     if action == "sleep":
         open(sys.argv[2], "w").write(str(os.getpid()))
         time.sleep(60)
@@ -100,6 +106,21 @@ def test_the_exit_status_is_the_scripts(tmp_path, server):
     assert run(tmp_path, path, "3").returncode == 3
     failed = run(tmp_path, path, "raise")
     assert failed.returncode == 1 and "RuntimeError: deliberate" in failed.stderr
+
+
+def test_the_forks_cpu_time_and_memory_end_the_jobs_log(tmp_path, server):
+    path, _ = server
+    log = tmp_path / "job.log"
+    log.write_text("written by the job\n")
+    assert run(tmp_path, path, "burn", str(log)).returncode == 0
+    usage = worker.read_usage(log)
+    assert usage["cpu_seconds"] >= 0.5  # the fork's, not the script's that waited for it
+    assert usage["max_rss_mb"] > 10
+    assert log.read_text().startswith("written by the job\n")
+    alone = tmp_path / "alone.log"  # no server: the job's log is the job's alone
+    alone.write_text("x\n")
+    assert run(tmp_path, str(tmp_path / "absent"), "0", str(alone)).returncode == 0
+    assert worker.read_usage(alone) is None
 
 
 def test_jobs_do_not_see_each_other(tmp_path, server):

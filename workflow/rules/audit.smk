@@ -9,6 +9,7 @@ from reanalysis.provenance import (
     default_config,
     git_state,
     job_benchmark_files,
+    job_logs,
     seed_table,
 )
 
@@ -85,5 +86,7 @@ rule provenance:
         default_source=DEFAULT_CONFIG_SOURCE,
         git=GIT_STATE,
         seeds=lambda wildcards: seed_table(workflow.rules),
+        # where jobs run in the job worker's forks, their CPU time and memory are at the end of their logs
+        logs=lambda wildcards: job_logs(checkpoints.dag.get().output.graph, workflow.rules),
     script:
         "../scripts/provenance.py"

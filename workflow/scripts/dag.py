@@ -2,7 +2,7 @@
 
 from reanalysis.worker import delegate
 
-delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+delegate(snakemake)  # runs this script in the pipeline's pre-imported worker process, when there is one
 
 import json
 import subprocess

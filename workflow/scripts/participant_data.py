@@ -3,7 +3,7 @@ validate both through the same checks, writing the clean long table, the cleanin
 
 from reanalysis.worker import delegate
 
-delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+delegate(snakemake)  # runs this script in the pipeline's pre-imported worker process, when there is one
 
 from models.cohorts import simulate_cohort
 from reanalysis.participant_table import read_participants, validate_participant_frame

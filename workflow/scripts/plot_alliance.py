@@ -3,7 +3,7 @@ check of the mean and SD of alliance at each timepoint, with its table. Syntheti
 
 from reanalysis.worker import delegate
 
-delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+delegate(snakemake)  # runs this script in the pipeline's pre-imported worker process, when there is one
 
 from models.predictive import group_ppc_table, replicated_group_statistics
 from reanalysis.fit_files import read_fit

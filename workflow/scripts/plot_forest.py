@@ -2,7 +2,7 @@
 
 from reanalysis.worker import delegate
 
-delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+delegate(snakemake)  # runs this script in the pipeline's pre-imported worker process, when there is one
 
 from reanalysis.fit_files import read_fit
 from reanalysis.plots import forest, save

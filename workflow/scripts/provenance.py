@@ -3,7 +3,7 @@ input hashes, seeds and the runtime of every benchmarked job."""
 
 from reanalysis.worker import delegate
 
-delegate()  # runs this script in the pipeline's pre-imported worker process, when there is one
+delegate(snakemake)  # runs this script in the pipeline's pre-imported worker process, when there is one
 
 import datetime as dt
 import json
@@ -25,6 +25,7 @@ def main(inputs, params, out, log) -> None:
         configfiles=list(params.configfiles),
         graph=json.loads(Path(inputs.graph).read_text()),
         built_at=dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        logs=dict(params.logs),
     )
     Path(out).write_text(json.dumps(record, indent=1, ensure_ascii=False) + "\n", encoding="utf-8")
     log.info("wrote %s: %d jobs, %d config differences", out, len(record["jobs"]), len(record["config_diff"]))

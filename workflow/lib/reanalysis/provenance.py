@@ -9,6 +9,8 @@ import subprocess
 from importlib import metadata
 from pathlib import Path
 
+from reanalysis.worker import read_usage
+
 ANALYSIS_PACKAGES = [
     "pymc", "pytensor", "nutpie", "arviz", "numpy", "scipy", "pandas", "xarray", "matplotlib", "snakemake",
     "jsonschema", "jinja2", "pyyaml",
@@ -143,11 +145,14 @@ def read_benchmark(path: str | Path) -> dict:
     return {"seconds": number("s"), "cpu_seconds": number("cpu_time"), "max_rss_mb": number("max_rss")}
 
 
-def job_runtimes(paths, root: str = "results/benchmarks") -> list[dict]:
-    """Per job: rule, job (its wildcard values), seconds, CPU seconds, peak memory (MB).
+def job_runtimes(paths, root: str = "results/benchmarks", logs: dict | None = None) -> list[dict]:
+    """Per job: rule, job (its wildcard values), seconds, CPU seconds, peak memory (MB), and where the last two
+    were measured (``measured_by``).
 
     Benchmark files are named ``<root>/<rule>.tsv`` for a rule with one job, ``<root>/<rule>/<wildcards>.tsv``
-    otherwise.
+    otherwise. A job that ran in the job worker's fork has its fork's CPU time and peak memory at the end of its
+    log (``logs``: benchmark file -> log file); Snakemake's benchmark then measured only the script process that
+    handed the job over, so the fork's figures replace its CPU and memory (its wall time is the job's).
     """
     out = []
     for p in paths:
@@ -155,7 +160,11 @@ def job_runtimes(paths, root: str = "results/benchmarks") -> list[dict]:
             raise ValueError(f"benchmark file {p} is not under {root}/: cannot tell which rule it measures")
         rel = Path(p).relative_to(root).with_suffix("")
         job = str(rel.relative_to(rel.parts[0])) if len(rel.parts) > 1 else ""
-        out.append({"rule": rel.parts[0], "job": job, "benchmark": str(p), **read_benchmark(p)})
+        row = {"rule": rel.parts[0], "job": job, "benchmark": str(p), **read_benchmark(p), "measured_by": "benchmark"}
+        usage = read_usage(logs[str(p)]) if logs and str(p) in logs else None
+        if usage is not None:
+            row |= {**usage, "measured_by": "job worker"}
+        out.append(row)
     return out
 
 
@@ -174,13 +183,14 @@ def untimed_jobs(graph: dict, jobs: list[dict]) -> dict[str, int]:
 
 
 def build_provenance(*, config: dict, default: dict, default_source: str, git: dict, inputs, benchmarks,
-                     seeds: dict, configfiles, graph: dict, built_at: str) -> dict:  # fmt: skip
+                     seeds: dict, configfiles, graph: dict, built_at: str,
+                     logs: dict | None = None) -> dict:  # fmt: skip
     """Everything provenance.json records; the only time-dependent parts are ``built_at`` and ``jobs``.
 
     ``graph`` is the rule graph of this run (``dag.json``): seeds are listed for its rules only, and jobs of its
-    rules without a benchmark file are counted under ``untimed_jobs``.
+    rules without a benchmark file are counted under ``untimed_jobs``. ``logs``: see :func:`job_runtimes`.
     """
-    jobs = job_runtimes(benchmarks)
+    jobs = job_runtimes(benchmarks, logs=logs)
     return {
         "built_at": built_at,
         "git": dict(git),
@@ -217,21 +227,36 @@ def downstream(graph: dict, rule: str) -> set[str]:
     return out
 
 
-def job_benchmark_files(graph_path: str | Path, rules) -> list[str]:
-    """The benchmark file of every job in this run's DAG (``dag.json``) whose rule declares ``benchmark:``; not
-    provenance's own or those of rules downstream of it (they run after it).
+def _benchmarked_jobs(graph_path: str | Path, rules) -> dict[str, str | None]:
+    """Benchmark file -> log file (None without one) of every job in this run's DAG (``dag.json``) whose rule
+    declares ``benchmark:``; not provenance's own or those of rules downstream of it (they run after it).
 
     A job is known by its output files; ``rule.get_wildcards`` (Snakemake's own matching, constraints included)
-    turns each into the job's wildcards, which fill the rule's benchmark pattern.
+    turns each into the job's wildcards, which fill the rule's benchmark and log patterns.
     """
     from snakemake.io import strip_wildcard_constraints
 
     graph = json.loads(Path(graph_path).read_text())
     after = downstream(graph, "provenance") | {"provenance"}
-    out = []
+    out = {}
     for rule in rules:
         if not rule.benchmark or rule.name in after or rule.name not in graph["rules"]:
             continue
         pattern = strip_wildcard_constraints(str(rule.benchmark))
-        out += sorted({pattern.format(**rule.get_wildcards(f)) for f in graph["rules"][rule.name]["files"]})
+        log = strip_wildcard_constraints(str(rule.log[0])) if rule.log else None
+        jobs = {}
+        for f in graph["rules"][rule.name]["files"]:
+            wildcards = rule.get_wildcards(f)
+            jobs[pattern.format(**wildcards)] = log.format(**wildcards) if log else None
+        out |= dict(sorted(jobs.items()))
     return out
+
+
+def job_benchmark_files(graph_path: str | Path, rules) -> list[str]:
+    """The benchmark file of every job of this run that has one (see :func:`_benchmarked_jobs`)."""
+    return list(_benchmarked_jobs(graph_path, rules))
+
+
+def job_logs(graph_path: str | Path, rules) -> dict[str, str]:
+    """Benchmark file -> log file of the same jobs, where the job worker's usage line is (``worker.read_usage``)."""
+    return {bench: log for bench, log in _benchmarked_jobs(graph_path, rules).items() if log}

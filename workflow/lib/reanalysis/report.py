@@ -247,8 +247,10 @@ def _show(value) -> str:
 
 def provenance_context(prov: dict) -> dict:
     """The provenance panel: provenance.json as the template shows it."""
-    jobs = pd.DataFrame(prov["jobs"], columns=["rule", "job", "seconds", "cpu_seconds", "max_rss_mb"])
-    jobs = jobs.rename(columns={"seconds": "wall s", "cpu_seconds": "CPU s", "max_rss_mb": "peak RSS (MB)"})
+    columns = ["rule", "job", "seconds", "cpu_seconds", "max_rss_mb", "measured_by"]
+    jobs = pd.DataFrame(prov["jobs"], columns=columns).fillna({"measured_by": "benchmark"})
+    jobs = jobs.rename(columns={"seconds": "wall s", "cpu_seconds": "CPU s", "max_rss_mb": "peak RSS (MB)",
+                                "measured_by": "CPU and RSS from"})  # fmt: skip
     diff = pd.DataFrame(
         [{"key": r["key"], "default": _show(r["default"]), "this run": _show(r["run"])} for r in prov["config_diff"]],
         columns=["key", "default", "this run"],

@@ -57,22 +57,40 @@ class Unavailable(Exception):
     """The server cannot take this job; the script runs in its own process."""
 
 
-def delegate() -> None:
+def delegate(job=None) -> None:
     """First statement of a job script: run this script in the server if there is one, exit with its status.
 
     Returns (and the script goes on in this process) inside the server's fork, without a server, or when the
-    server cannot take the job.
+    server cannot take the job. ``job``: the script's ``snakemake`` object; the fork's CPU time and peak memory
+    are appended to its log (:func:`read_usage`), since Snakemake's benchmark of this job sees only this process.
     """
     path = os.environ.get(ENV)
     if _in_worker or not path:
         return
     try:
         conn = _connect(path)
-        status = _run_remote(conn)
+        status, usage = _run_remote(conn)
     except Unavailable as why:
         print(f"job worker not used ({why}); running in this process", file=sys.stderr, flush=True)
         return
+    logs = list(getattr(job, "log", []) or [])
+    if usage is not None and logs:
+        with open(logs[0], "a") as handle:
+            handle.write(USAGE_MARK + json.dumps(usage) + "\n")
     sys.exit(status)
+
+
+USAGE_MARK = "job worker usage: "  # last line of a job's log when it ran in a fork (see delegate)
+
+
+def read_usage(log: str | Path) -> dict | None:
+    """``{"cpu_seconds", "max_rss_mb"}`` of the fork that ran a job, from the last line of its log; None when the
+    job ran in its own process (or its log is absent)."""
+    try:
+        lines = Path(log).read_text().splitlines()
+    except OSError:
+        return None
+    return json.loads(lines[-1][len(USAGE_MARK) :]) if lines and lines[-1].startswith(USAGE_MARK) else None
 
 
 def _connect(path: str) -> socket.socket:
@@ -98,7 +116,7 @@ def _alive(pid_file: Path) -> bool:
         return False
 
 
-def _run_remote(conn: socket.socket) -> int:
+def _run_remote(conn: socket.socket) -> tuple[int, dict | None]:
     request = json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
     with conn:
         socket.send_fds(conn, [_HEADER.pack(len(request)) + request], [0, 1, 2])
@@ -116,11 +134,11 @@ def _run_remote(conn: socket.socket) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, forward)
-        last = reader.readline().split()
-    if len(last) != 2 or last[0] != "exit":
+        last = reader.readline().split(" ", 2)
+    if len(last) != 3 or last[0] != "exit":
         print(f"job worker: lost the job (process {job}) without its exit status", file=sys.stderr, flush=True)
-        return 1
-    return int(last[1])
+        return 1, None
+    return int(last[1]), json.loads(last[2])
 
 
 def serve(path: str, owner: int, preload=PRELOAD, idle_timeout: float = IDLE_TIMEOUT) -> None:
@@ -146,15 +164,18 @@ def serve(path: str, owner: int, preload=PRELOAD, idle_timeout: float = IDLE_TIM
                     pid = next(p for p, c in jobs.items() if c is ready)
                     _kill(pid)
             while jobs:
-                pid, status = os.waitpid(-1, os.WNOHANG)
+                pid, status, rusage = os.wait4(-1, os.WNOHANG)
                 if pid == 0:
                     break
+                code = os.waitstatus_to_exitcode(status)  # -N when killed by signal N
+                # the fork's own resources (and those of processes it waited for); ru_maxrss is in KiB on Linux
+                usage = {"cpu_seconds": round(rusage.ru_utime + rusage.ru_stime, 2),
+                         "max_rss_mb": round(rusage.ru_maxrss / 1024, 2)}  # fmt: skip
                 conn = jobs.pop(pid, None)
                 if conn is not None:
                     with conn:
-                        code = os.waitstatus_to_exitcode(status)  # -N when killed by signal N
-                        _send(conn, f"exit {128 - code if code < 0 else code}\n")
-                _log(f"job {pid} ended with status {os.waitstatus_to_exitcode(status)}")
+                        _send(conn, f"exit {128 - code if code < 0 else code} {json.dumps(usage)}\n")
+                _log(f"job {pid} ended with status {code}, {usage}")
                 idle_since = time.monotonic()
     finally:
         for pid in jobs:
