@@ -24,8 +24,9 @@ SCRIPT = textwrap.dedent(
     from reanalysis.worker import delegate
     log = [a for a in sys.argv[2:] if a.endswith(".log")]
     delegate(types.SimpleNamespace(log=log))  # as the snakemake object: the fork's usage goes to its first log
-    import json, os, time
+    import atexit, json, os, time
     import numpy
+    atexit.register(lambda: open("atexit.done", "w").close())  # a job's exit handlers run, as in its own process
     from threadpoolctl import threadpool_info
     blas = [p["num_threads"] for p in threadpool_info() if p["user_api"] == "blas"]
     print(json.dumps({"pid": os.getpid(), "ppid": os.getppid(), "cwd": os.getcwd(), "argv": sys.argv[1:],
@@ -97,6 +98,7 @@ def test_a_job_runs_in_a_fork_of_the_server_with_the_jobs_stdio_cwd_argv_and_thr
     assert info["cwd"] == str(tmp_path) and info["argv"] == ["0", "extra"]
     assert info["blas"] and set(info["blas"]) == {1}  # OPENBLAS_NUM_THREADS of the job, not the server's
     assert "to stderr" in result.stderr and "worker not used" not in result.stderr
+    assert (tmp_path / "atexit.done").exists()
     two = seen(run(tmp_path, path, "0", env={k: "2" for k in worker._THREAD_VARIABLES}))
     assert set(two["blas"]) == {2}
 

@@ -14,11 +14,13 @@ on stderr. ``worker: false`` in config turns it off.
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
 import runpy
 import select
+import shutil
 import signal
 import socket
 import struct
@@ -263,6 +265,9 @@ def _run_job(request: dict, fds: list[int]) -> int:
     except BaseException:
         traceback.print_exc()
         code = 1
+    # what the end of any Python process runs: the job's own finalizers (atexit, weakref.finalize: temporary
+    # directories and the like) and the libraries' clean-up (logging.shutdown, ...), all process-local
+    atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
             stream.flush()
@@ -330,10 +335,8 @@ def stop() -> None:
         except subprocess.TimeoutExpired:
             _server.kill()
     _server = None
-    if path:
-        for leftover in (Path(path), Path(path).with_suffix(".pid")):
-            leftover.unlink(missing_ok=True)
-        Path(path).parent.rmdir()
+    if path:  # never raises: onerror calls this before marking the report out of date
+        shutil.rmtree(Path(path).parent, ignore_errors=True)
 
 
 def main(argv: list[str]) -> None:
