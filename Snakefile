@@ -27,7 +27,7 @@ include: "workflow/rules/audit.smk"
 rule all:
     default_target: True
     input:
-        get_final_outputs(),
+        rules.report.output.html,
 
 
 # Jobs' scripts run in forks of one pre-imported process, started here once per run (config: worker).

@@ -198,10 +198,6 @@ def get_main_idata(wildcards):
     return [f"results/fits/published/{p}.nc" for p in PRIOR_SETS]
 
 
-def get_final_outputs():
-    return ["results/report.html"]
-
-
 # ---- helpers of variants.smk (Snakemake lint wants functions apart from rules) ----
 
 
