@@ -87,6 +87,8 @@ rule provenance:
         git=GIT_STATE,
         seeds=lambda wildcards: seed_table(workflow.rules),
         # where jobs run in the job worker's forks, their CPU time and memory are at the end of their logs
-        logs=lambda wildcards: job_logs(checkpoints.dag.get().output.graph, workflow.rules),
+        logs=lambda wildcards: job_logs(
+            checkpoints.dag.get().output.graph, workflow.rules
+        ),
     script:
         "../scripts/provenance.py"
