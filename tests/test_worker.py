@@ -182,8 +182,10 @@ def test_the_server_stops_with_its_owner(tmp_path):
 
 
 def test_start_and_stop_set_and_clear_the_jobs_variable(tmp_path, monkeypatch):
-    """With the real preload list: every module in it imports."""
+    """With the real preload list (every module in it imports) and the real entry point, ``python -m``, under
+    which a job once handed itself to the server again and again instead of running."""
     monkeypatch.delenv(worker.ENV, raising=False)
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)  # the server and the job see one environment
     worker.start(tmp_path / "worker.log")
     path = Path(os.environ[worker.ENV])
     try:
@@ -191,6 +193,10 @@ def test_start_and_stop_set_and_clear_the_jobs_variable(tmp_path, monkeypatch):
         while not path.exists():
             assert time.monotonic() < deadline, (tmp_path / "worker.log").read_text()
             time.sleep(0.05)
+        result = run(tmp_path, str(path), "7")
+        assert result.returncode == 7 and "worker not used" not in result.stderr, result.stderr
+        assert seen(result)["ppid"] == int(path.with_suffix(".pid").read_text())
+        assert (tmp_path / "worker.log").read_text().count(" started: ") == 1  # one fork, not a chain of them
     finally:
         worker.stop()
     assert worker.ENV not in os.environ and not path.parent.exists()

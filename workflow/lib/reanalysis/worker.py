@@ -67,7 +67,8 @@ def delegate(job=None) -> None:
     are appended to its log (:func:`read_usage`), since Snakemake's benchmark of this job sees only this process.
     """
     path = os.environ.get(ENV)
-    if _in_worker or not path:
+    # in a fork: the flag, and (should this module have been loaded twice) the parent being the server itself
+    if _in_worker or not path or _server_pid(path) == os.getppid():
         return
     try:
         conn = _connect(path)
@@ -108,6 +109,13 @@ def _connect(path: str) -> socket.socket:
             if not _alive(pid_file) or time.monotonic() > deadline:
                 raise Unavailable(f"no server at {path}: {err}") from err
             time.sleep(0.05)
+
+
+def _server_pid(path: str) -> int | None:
+    try:
+        return int(Path(path).with_suffix(".pid").read_text())
+    except (OSError, ValueError):
+        return None
 
 
 def _alive(pid_file: Path) -> bool:
@@ -317,8 +325,10 @@ def start(log: str | Path) -> None:
     os.environ[ENV] = path  # before the server starts, so that its environment is the jobs'
     Path(log).parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as handle:
+        # env: os.environ as Python sees it, which Snakemake passes to jobs; without it the server would inherit
+        # the C-level environment, where a library's setenv (LINES, COLUMNS) may have added what jobs never see
         _server = subprocess.Popen(
-            [sys.executable, "-m", "reanalysis.worker", path, str(os.getpid())],
+            [sys.executable, "-m", "reanalysis.worker", path, str(os.getpid())], env=dict(os.environ),
             stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     Path(path).with_suffix(".pid").write_text(str(_server.pid))
