@@ -161,7 +161,8 @@ def job_runtimes(paths, root: str = "results/benchmarks", logs: dict | None = No
         rel = Path(p).relative_to(root).with_suffix("")
         job = str(rel.relative_to(rel.parts[0])) if len(rel.parts) > 1 else ""
         row = {"rule": rel.parts[0], "job": job, "benchmark": str(p), **read_benchmark(p), "measured_by": "benchmark"}
-        usage = read_usage(logs[str(p)]) if logs and str(p) in logs else None
+        log = (logs or {}).get(str(p))
+        usage = read_usage(log) if log else None
         if usage is not None:
             row |= {**usage, "measured_by": "job worker"}
         out.append(row)

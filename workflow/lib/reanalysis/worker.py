@@ -98,7 +98,6 @@ def read_usage(log: str | Path) -> dict | None:
 
 def _connect(path: str) -> socket.socket:
     deadline = time.monotonic() + READY_TIMEOUT
-    pid_file = Path(path).with_suffix(".pid")
     while True:
         conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
@@ -106,7 +105,8 @@ def _connect(path: str) -> socket.socket:
             return conn
         except (FileNotFoundError, ConnectionRefusedError) as err:
             conn.close()
-            if not _alive(pid_file) or time.monotonic() > deadline:
+            server = _server_pid(path)
+            if server is None or not _pid_exists(server) or time.monotonic() > deadline:
                 raise Unavailable(f"no server at {path}: {err}") from err
             time.sleep(0.05)
 
@@ -116,14 +116,6 @@ def _server_pid(path: str) -> int | None:
         return int(Path(path).with_suffix(".pid").read_text())
     except (OSError, ValueError):
         return None
-
-
-def _alive(pid_file: Path) -> bool:
-    try:
-        os.kill(int(pid_file.read_text()), 0)
-        return True
-    except (OSError, ValueError):
-        return False
 
 
 def _run_remote(conn: socket.socket) -> tuple[int, dict | None]:
@@ -266,10 +258,12 @@ def _run_job(request: dict, fds: list[int]) -> int:
     try:
         runpy.run_path(sys.argv[0], run_name="__main__")
         code = 0
-    except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else (0 if stop.code is None else 1)
-        if stop.code is not None and not isinstance(stop.code, int):
+    except SystemExit as stop:  # as the interpreter treats sys.exit(): None is 0, a message is printed and 1
+        if stop.code is None or isinstance(stop.code, int):
+            code = stop.code or 0
+        else:
             print(stop.code, file=sys.stderr)
+            code = 1
     except BaseException:
         traceback.print_exc()
         code = 1
