@@ -19,6 +19,8 @@ from dataclasses import dataclass, replace
 import arviz as az
 import pymc as pm
 
+from models.log_density import log_densities
+
 BACKENDS = ("nutpie", "pymc")
 log = logging.getLogger(__name__)
 
@@ -105,23 +107,24 @@ def sample_posterior(
     return idata
 
 
-# Pointwise densities are compiled with numba so they hit the same on-disk cache as the sampler's graph
-# (the default C backend would rewrite and link a separate function in every process). A new dict per call:
-# PyMC's sample_prior_predictive adds keys to the one it is given, which then break compute_log_likelihood.
+# numba: the compiled forward graph is kept in PyTensor's on-disk cache (the default C backend would rewrite and
+# link a separate function in every process). A new dict per call: PyMC's sample_prior_predictive adds keys to
+# the one it is given.
 def _numba() -> dict:
     return {"mode": "NUMBA"}
 
 
 def add_log_densities(idata: az.InferenceData, model: pm.Model) -> az.InferenceData:
-    """Pointwise log-likelihood (for LOO) and joint log prior per draw (for power-scaling sensitivity).
+    """Pointwise log-likelihood (for LOO) and log prior per draw and variable (for power-scaling sensitivity).
 
     nutpie stores neither, PyMC's NUTS only the first; both are computed from the posterior draws so
-    LOO and the sensitivity check never depend on the choice of sampler.
+    LOO and the sensitivity check never depend on the choice of sampler (:mod:`models.log_density`: what
+    ``pm.compute_log_likelihood`` and ``pm.compute_log_prior`` give, in one vectorised call).
     """
-    if "log_likelihood" not in idata.groups():
-        pm.compute_log_likelihood(idata, model=model, progressbar=False, compile_kwargs=_numba())
-    if "log_prior" not in idata.groups():
-        pm.compute_log_prior(idata, model=model, progressbar=False, compile_kwargs=_numba())
+    missing = [g for g in ("log_likelihood", "log_prior") if g not in idata.groups()]
+    if missing:
+        groups = log_densities(idata, model)
+        idata.add_groups({g: groups[g] for g in missing})
     return idata
 
 
