@@ -84,3 +84,26 @@ def test_bfmi_matches_arviz():
     rng = np.random.default_rng(2)
     energy = np.cumsum(rng.standard_normal((4, 500)), axis=1) * 0.1 + rng.standard_normal((4, 500))
     assert_allclose(cv.bfmi(energy), az.bfmi(energy), rtol=1e-12)
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_ess_mean_matches_arviz(case):
+    a = CASES[case](np.random.default_rng(10 + list(CASES).index(case)))
+    ds = az.convert_to_dataset({"x": np.moveaxis(a, 0, -1)})
+    assert_allclose(cv.ess_mean(a), az.ess(ds, method="mean")["x"].values, rtol=1e-10, equal_nan=True)
+
+
+def test_relative_ess_is_the_reff_arviz_loo_computes():
+    """az.loo's own reff (mean ESS of the mean over every posterior scalar / draws), on a posterior of mixed
+    shapes; an autocorrelated scalar makes it clearly below 1."""
+    rng = np.random.default_rng(3)
+    posterior = az.convert_to_dataset({
+        "a": np.moveaxis(_ar1(rng, 3, 4, 500, np.array([0.0, 0.5, 0.9])), 0, -1),
+        "b": rng.standard_normal((4, 500)),
+    })  # fmt: skip
+    n = 4 * 500
+    ess = az.ess(posterior, method="mean")
+    expected = np.hstack([ess[v].values.ravel() for v in ess.data_vars]).mean() / n
+    assert cv.relative_ess(posterior) == pytest.approx(expected, rel=1e-10)
+    assert cv.relative_ess(posterior) < 0.9
+    assert cv.relative_ess(posterior.isel(chain=[0])) == 1.0  # as az.loo with one chain

@@ -3,6 +3,7 @@ observed variables is the sum of theirs, and az.compare prefers Student-t residu
 
 import arviz as az
 import numpy as np
+import pandas as pd
 import pymc as pm
 import pytest
 from scipy import stats
@@ -108,3 +109,17 @@ def test_compare_needs_matching_observations():
         compare({"a": conjugate_idata(y), "b": conjugate_idata(np.zeros(6))})
     with pytest.raises(ValueError, match="at least two"):
         compare({"a": conjugate_idata(y)})
+
+
+def test_given_reff_gives_what_arviz_computes_itself(heavy_tailed_fits):
+    """The pipeline passes reff (reanalysis.convergence.relative_ess) instead of letting ArviZ compute it."""
+    from reanalysis.convergence import relative_ess
+
+    _, fits = heavy_tailed_fits
+    reff = {name: relative_ess(idata.posterior) for name, idata in fits.items()}
+    summary, pointwise = loo_table(fits["normal"])
+    given_summary, given_pointwise = loo_table(fits["normal"], reff=reff["normal"])
+    assert given_summary == pytest.approx(summary, rel=1e-12)
+    pd.testing.assert_frame_equal(given_pointwise, pointwise, rtol=1e-12)
+    pd.testing.assert_frame_equal(compare(fits, reff=reff), compare(fits), rtol=1e-12)
+    assert loo_table(fits["normal"], reff=0.2)[0]["elpd_loo"] != summary["elpd_loo"]  # reff is used

@@ -63,3 +63,30 @@ def test_pareto_k_names_the_flagged_observations():
     fig = wp.pareto_k({"fit": pw, "clean": pw.assign(pareto_k=0.1)})
     assert fig.axes[0].get_title() == "fit: 1 of 60 above 0.7" and fig.axes[1].get_title() == "clean: 0 of 60 above 0.7"
     assert "#7" in _texts(fig)
+
+
+@pytest.mark.parametrize(
+    "draws",
+    [
+        np.random.default_rng(0).normal(-0.5, 0.2, 8000),  # a posterior of z
+        np.concatenate([np.random.default_rng(1).normal(-1, 0.1, 3000), np.random.default_rng(2).standard_t(3, 5000)]),
+        np.random.default_rng(3).normal(0.0, 1.0, 2000),  # a prior
+        np.arctanh(np.clip(np.random.default_rng(4).uniform(-1, 1, 2000), -0.999999, 0.999999)),  # long tails
+    ],
+)
+def test_binned_kde_matches_scipy(draws):
+    from scipy import stats
+
+    from reanalysis.plots import RHO_GRID, gaussian_kde
+
+    at = np.arctanh(RHO_GRID)
+    exact = stats.gaussian_kde(draws)(at)
+    binned = gaussian_kde(draws, at)
+    assert np.max(np.abs(binned - exact)) < 1e-4 * exact.max()
+
+
+def test_rho_density_integrates_to_the_share_of_draws_on_the_grid():
+    from reanalysis.plots import RHO_GRID, rho_density
+
+    draws = np.tanh(np.random.default_rng(5).normal(-0.4, 0.3, 4000))
+    assert np.trapezoid(rho_density(draws), RHO_GRID) == pytest.approx(1.0, abs=2e-3)

@@ -187,6 +187,32 @@ def ess_tail(a: np.ndarray) -> np.ndarray:
     return _with_arviz_fallback(a, fast, _ess_tail, min_chains=1)
 
 
+def ess_mean(a: np.ndarray) -> np.ndarray:
+    """ESS of the mean of each scalar of ``a`` (scalars, chains, draws), as ``az.ess(method="mean")``."""
+    from arviz.stats.diagnostics import _ess_mean
+
+    return _with_arviz_fallback(a, lambda x: _ess(_split(x)), _ess_mean, min_chains=1)
+
+
+def scalars(posterior) -> np.ndarray:
+    """Every scalar of a posterior (an xarray Dataset with chain and draw dims) as one (scalars, chains, draws)
+    array: variables in order, each one's elements in C order."""
+    parts = []
+    for name in posterior.data_vars:
+        values = posterior[name].transpose("chain", "draw", ...).values
+        parts.append(values.reshape(values.shape[0], values.shape[1], -1).transpose(2, 0, 1))
+    return np.concatenate(parts) if parts else np.empty((0, 1, 1))
+
+
+def relative_ess(posterior) -> float:
+    """``az.loo``'s default ``reff``: the mean ESS of the mean over every posterior scalar, over the number of
+    draws (1 with one chain). ArviZ computes it scalar by scalar, about 0.2 s of every LOO of a fit."""
+    n_chains, n_draws = posterior.sizes["chain"], posterior.sizes["draw"]
+    if n_chains == 1:
+        return 1.0
+    return float(np.mean(ess_mean(scalars(posterior)))) / (n_chains * n_draws)
+
+
 def rhat_ess(a: np.ndarray) -> dict[str, np.ndarray]:
     """``{"r_hat", "ess_bulk", "ess_tail"}`` of each scalar of ``a`` (scalars, chains, draws), sharing the rank
     transform of the bulk R-hat and the bulk ESS (what the gate measures)."""

@@ -63,15 +63,14 @@ def _label(name: str, dims: tuple, index: tuple, post) -> str:
 def per_parameter(idata: az.InferenceData) -> pd.DataFrame:
     """R-hat and ESS of every scalar in the posterior, one row each (computed as ArviZ does, all scalars at
     once: :mod:`reanalysis.convergence`)."""
-    from reanalysis.convergence import rhat_ess
+    from reanalysis.convergence import rhat_ess, scalars
 
     post = idata.posterior
-    labels, draws = [], []
-    for name in post.data_vars:
+    labels = []
+    for name in post.data_vars:  # in the order of convergence.scalars
         da = post[name].transpose("chain", "draw", ...)
         labels += [_label(name, da.dims[2:], index, post) for index in np.ndindex(*da.shape[2:])]
-        draws.append(da.values.reshape(da.shape[0], da.shape[1], -1).transpose(2, 0, 1))
-    every = np.concatenate(draws) if draws else np.empty((0, 1, 1))
+    every = scalars(post)
     stats = rhat_ess(every)
     return pd.DataFrame({
         "parameter": labels, "constant": np.all(every == every[:, :1, :1], axis=(1, 2)), **stats

@@ -11,6 +11,7 @@ import pandas as pd
 
 from models import loo, prior_predictive, sensitivity
 from models.reported import reported
+from reanalysis.convergence import relative_ess
 
 # The observed variable whose predictions LOO scores: the published statistics, the follow-up outcome, and
 # the alliance ratings of the trajectory model.
@@ -37,7 +38,7 @@ def loo_tables(fits: dict[str, az.InferenceData], kind: str) -> tuple[pd.DataFra
     """PSIS-LOO summary per prior set, and Pareto k per observation (high-k ones flagged)."""
     summaries, pointwise = [], []
     for prior_set, idata in fits.items():
-        summary, points = loo.loo_table(idata, var_name=LOO_VARIABLE[kind])
+        summary, points = loo.loo_table(idata, var_name=LOO_VARIABLE[kind], reff=relative_ess(idata.posterior))
         summaries.append({"prior_set": prior_set, **summary})
         pointwise.append(_with_prior_set(points, prior_set))
     return pd.DataFrame(summaries), pd.concat(pointwise, ignore_index=True)
@@ -45,7 +46,8 @@ def loo_tables(fits: dict[str, az.InferenceData], kind: str) -> tuple[pd.DataFra
 
 def compare_variant(main: az.InferenceData, variant: az.InferenceData, names: tuple[str, str], kind: str):
     """elpd_loo of the main model against its variant (same observations), ranked, with stacking weights."""
-    return loo.compare({names[0]: main, names[1]: variant}, var_name=LOO_VARIABLE[kind])
+    reff = {names[0]: relative_ess(main.posterior), names[1]: relative_ess(variant.posterior)}
+    return loo.compare({names[0]: main, names[1]: variant}, var_name=LOO_VARIABLE[kind], reff=reff)
 
 
 def no_variant() -> pd.DataFrame:

@@ -21,7 +21,29 @@ RHO_GRID = np.linspace(-0.995, 0.995, 799)
 def rho_density(draws: np.ndarray, grid: np.ndarray = RHO_GRID) -> np.ndarray:
     """Density of rho on ``grid`` from a KDE on z = atanh(rho) (no boundary bias at +-1)."""
     z = np.arctanh(np.clip(np.ravel(draws), -0.999999, 0.999999))
-    return stats.gaussian_kde(z)(np.arctanh(grid)) / (1.0 - grid**2)
+    return gaussian_kde(z, np.arctanh(grid)) / (1.0 - grid**2)
+
+
+def gaussian_kde(x: np.ndarray, at: np.ndarray, bins: int = 2**13) -> np.ndarray:
+    """scipy's Gaussian KDE of ``x`` (Scott's bandwidth) at the points ``at``, by binning and an FFT convolution.
+
+    The exact sum costs draws x points (8,000 x 799 per curve, about 0.05 s; a figure job draws tens of curves);
+    this costs about 1 ms and differs from it by about 1e-5 of the peak (tests). Draws more than 8 bandwidths
+    beyond the points weigh less than exp(-32) there and are left out of the bins, not out of the count.
+    """
+    x = np.asarray(x, dtype=float)
+    n, h = x.size, stats.gaussian_kde(x).factor * np.std(x, ddof=1)  # the bandwidth scipy uses
+    lo, hi = at.min() - 8.0 * h, at.max() + 8.0 * h
+    delta = (hi - lo) / (bins - 1)
+    pos = (x[(x >= lo) & (x <= hi)] - lo) / delta
+    left = np.minimum(np.floor(pos).astype(int), bins - 2)
+    right_share = pos - left  # linear binning: each draw split between its two neighbouring bins
+    counts = np.bincount(left, 1.0 - right_share, bins) + np.bincount(left + 1, right_share, bins)
+    offsets = np.arange(2 * bins)
+    offsets = np.where(offsets < bins, offsets, offsets - 2 * bins) * delta  # zero-padded, circular kernel
+    kernel = np.exp(-0.5 * (offsets / h) ** 2) / (h * np.sqrt(2.0 * np.pi) * n)
+    density = np.fft.irfft(np.fft.rfft(counts, 2 * bins) * np.fft.rfft(kernel), 2 * bins)[:bins]
+    return np.interp(at, lo + delta * np.arange(bins), density)
 
 
 def _row_label(row: pd.Series) -> str:
