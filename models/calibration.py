@@ -26,7 +26,7 @@ import pymc as pm
 from models import sbc
 from models.evidence import R_MAX
 from models.predictive import simulate_r
-from models.published import PublishedData, observation_names
+from models.published import PublishedData, observation_values
 from models.reported import reported
 
 RANK_COLUMNS = ["replicate", "parameter", "truth", "rank", "n_ranks", "in50", "in90", "divergences"]
@@ -77,6 +77,13 @@ def simulate_published(
     data: PublishedData, rho_row: np.ndarray, likelihood: str, rng: np.random.Generator
 ) -> dict[str, np.ndarray]:
     """Values of the ``obs_*`` containers for one simulated data set (see the module docstring)."""
+    return observation_values(simulate_reported(data, rho_row, likelihood, rng), data, likelihood)
+
+
+def simulate_reported(
+    data: PublishedData, rho_row: np.ndarray, likelihood: str, rng: np.random.Generator
+) -> dict[str, np.ndarray]:
+    """One simulated data set as the papers would report it: ``r_obs``, ``r_lo1``, ... ``n_eff``, ``extra_sd``."""
     a = data.arrays
     n_eff, extra = a["n_eff"], a["extra_sd"]
     if likelihood == "fisher_z":
@@ -98,9 +105,7 @@ def simulate_published(
     # row kinds are compiled into the model (PublishedData.layout): a second interval may vanish, never appear
     if np.any((out["has_second"] > 0.5) & ~a["has_second"]):
         raise ValueError("simulated a second interval for a row the model compiled as one-sided")
-    values = {f"obs_{k}": v for k, v in out.items()}
-    values.update({"obs_n_eff": n_eff, "obs_extra_sd": extra})
-    return {k: values[k] for k in observation_names(data)}
+    return {**out, "n_eff": n_eff, "extra_sd": extra}
 
 
 # ---- draws from the prior ------------------------------------------------------------------------------

@@ -24,7 +24,7 @@ import pymc as pm
 import pytensor.tensor as pt
 
 from models.compile import register_handwritten
-from models.likelihoods import LIKELIHOODS, RowLayout, partitioned_logp
+from models.likelihoods import LIKELIHOODS, RowLayout, fisher_data, partitioned_fisher_logp, partitioned_logp
 from models.priors import ZPrior
 from models.published_kernel import gradient_for
 
@@ -81,26 +81,46 @@ def prior_data(prior: ZPrior) -> dict[str, float]:
 
 
 # Row kinds (point or interval, and which intervals may have a second part) are structure, not data: they
-# decide which branch of the likelihood each row's graph holds (models.likelihoods.partitioned_logp).
-OBSERVATION_ARRAYS = ("r_obs", "r_lo1", "r_hi1", "r_lo2", "r_hi2", "has_second", "n_eff", "extra_sd")
+# decide which branch of the likelihood each row's graph holds (models.likelihoods.RowLayout). The containers
+# hold what each likelihood reads: the Fisher-z one its z-scale inputs, computed once (likelihoods.fisher_data;
+# the sampler evaluates the density about 400,000 times per fit), the exact one the reported statistics.
+OBSERVATION_ARRAYS = {
+    "fisher_z": ("z_obs", "z_lo1", "z_hi1", "z_lo2", "z_hi2", "has_second", "sd", "log_norm"),
+    "exact": ("r_obs", "r_lo1", "r_hi1", "r_lo2", "r_hi2", "has_second", "n_eff", "extra_sd"),
+}
+SECOND_INTERVAL_ARRAYS = ("z_lo2", "z_hi2", "r_lo2", "r_hi2", "has_second")
 
 
-SECOND_INTERVAL_ARRAYS = ("r_lo2", "r_hi2", "has_second")
-
-
-def observation_names(data: PublishedData) -> list[str]:
-    """Names of the observation ``pm.Data`` containers of this data's model.
+def observation_names(data: PublishedData, likelihood: str = "fisher_z") -> list[str]:
+    """Names of the observation ``pm.Data`` containers of this data's model under ``likelihood``.
 
     Without sign-unknown rows the second-interval arrays are in no row's graph, so they get no container:
     ``with_data`` then rejects them instead of ignoring them.
     """
     two_sided = len(data.layout.two_sided) > 0
-    return [f"obs_{n}" for n in OBSERVATION_ARRAYS if two_sided or n not in SECOND_INTERVAL_ARRAYS]
+    return [f"obs_{n}" for n in OBSERVATION_ARRAYS[likelihood] if two_sided or n not in SECOND_INTERVAL_ARRAYS]
 
 
-def observation_data(data: PublishedData) -> dict[str, np.ndarray]:
-    """Values of the observation ``pm.Data`` containers (flags as 0/1 floats, so one dtype for all)."""
-    return {name: data.arrays[name[4:]].astype(float) for name in observation_names(data)}
+def observation_values(arrays: dict[str, np.ndarray], data: PublishedData, likelihood: str) -> dict[str, np.ndarray]:
+    """The observation containers' values from reported statistics ``arrays`` (``r_obs``, ``r_lo1``, ...,
+    ``has_second``, ``n_eff``, ``extra_sd``: this data's or a simulated data set's); flags as 0/1 floats."""
+    values = {**arrays, **fisher_data(arrays)} if likelihood == "fisher_z" else arrays
+    return {name: np.asarray(values[name[4:]], dtype=float) for name in observation_names(data, likelihood)}
+
+
+def observation_data(data: PublishedData, likelihood: str = "fisher_z") -> dict[str, np.ndarray]:
+    """Values of the observation ``pm.Data`` containers of this data's model."""
+    return observation_values(data.arrays, data, likelihood)
+
+
+def observation_logp(z, a: dict, likelihood: str, layout) -> object:
+    """Per-row log-likelihood from the observation containers ``a`` (by name without ``obs_``)."""
+    if likelihood == "fisher_z":
+        return partitioned_fisher_logp(z, a, layout)
+    lo2, hi2, has_second = (a.get(n) for n in ("r_lo2", "r_hi2", "has_second"))  # None without sign-unknown rows
+    return partitioned_logp(
+        z, a["r_obs"], a["r_lo1"], a["r_hi1"], lo2, hi2, has_second, a["n_eff"], a["extra_sd"], likelihood, layout
+    )
 
 
 def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = "fisher_z") -> pm.Model:
@@ -111,10 +131,9 @@ def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = 
     with pm.Model(coords=data.coords) as model:
         hyper = {name: pm.Data(name, value) for name, value in prior_data(prior).items()}
         # Observations are pm.Data too: SBC replicates and the reported/implied-n fits reuse one compile.
-        a = {name: pm.Data(name, value) for name, value in observation_data(data).items()}
-        lo2, hi2, has_second = (a.get(f"obs_{n}") for n in SECOND_INTERVAL_ARRAYS)  # None without sign-unknown rows
-        if has_second is not None:
-            has_second = has_second > 0.5
+        a = {name[4:]: pm.Data(name, value) for name, value in observation_data(data, likelihood).items()}
+        if "has_second" in a:  # only with sign-unknown rows
+            a["has_second"] = a["has_second"] > 0.5
         mu = pm.Normal("mu", hyper["prior_mu_mean"], hyper["prior_mu_sd"])
         z = mu
         for g in grouping:
@@ -132,19 +151,7 @@ def build_published_model(data: PublishedData, prior: ZPrior, likelihood: str = 
         pm.CustomDist(
             "obs",
             z_row,
-            logp=lambda value, z_: partitioned_logp(
-                z_,
-                a["obs_r_obs"],
-                a["obs_r_lo1"],
-                a["obs_r_hi1"],
-                lo2,
-                hi2,
-                has_second,
-                a["obs_n_eff"],
-                a["obs_extra_sd"],
-                likelihood,
-                data.layout,
-            ),  # fmt: skip
+            logp=lambda value, z_: observation_logp(z_, a, likelihood, data.layout),
             observed=np.zeros(len(data.coords["row"])),
             dims="row",
         )

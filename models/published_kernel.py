@@ -31,7 +31,6 @@ _LOG_2PI_HALF = 0.5 * math.log(2.0 * math.pi)
 _LOG_HALFNORMAL = 0.5 * math.log(2.0 / math.pi)
 _SQRT2 = math.sqrt(2.0)
 _LOG_HALF = math.log(0.5)
-_R_CLIP = 0.999999  # as models.likelihoods._atanh
 POINT, ONE_SIDED, TWO_SIDED = 0, 1, 2
 
 _erfcx = numba.njit(erfcx_scalar, cache=True)
@@ -70,21 +69,16 @@ def _log_interval(a, b, mu, sd):
 
 
 @numba.njit(cache=True)
-def _atanh_clipped(r):
-    return math.atanh(min(max(r, -_R_CLIP), _R_CLIP))
-
-
-@numba.njit(cache=True)
-def _row_logp(kind, z, r_obs, lo1, hi1, lo2, hi2, has_second, n_eff, extra_sd):
-    """(log-likelihood of one row, its derivative in the row's z) as models.likelihoods.partitioned_logp."""
-    sd = math.sqrt(1.0 / (n_eff - 3.0) + extra_sd * extra_sd)
+def _row_logp(kind, z, z_obs, z_lo1, z_hi1, z_lo2, z_hi2, has_second, sd, log_norm):
+    """(log-likelihood of one row, its derivative in the row's z) as models.likelihoods.partitioned_fisher_logp,
+    from the z-scale inputs of models.likelihoods.fisher_data."""
     if kind == POINT:
-        y = (_atanh_clipped(r_obs) - z) / sd
-        return -0.5 * y * y - math.log(sd) - _LOG_2PI_HALF - math.log1p(-r_obs * r_obs), y / sd
-    first, d_first = _log_interval(_atanh_clipped(lo1), _atanh_clipped(hi1), z, sd)
+        y = (z_obs - z) / sd
+        return -0.5 * y * y + log_norm, y / sd
+    first, d_first = _log_interval(z_lo1, z_hi1, z, sd)
     if kind == ONE_SIDED or not has_second > 0.5:
         return first, d_first
-    second, d_second = _log_interval(_atanh_clipped(lo2), _atanh_clipped(hi2), z, sd)
+    second, d_second = _log_interval(z_lo2, z_hi2, z, sd)
     top = max(first, second)
     lp = top + math.log1p(math.exp(-abs(first - second)))
     return lp, math.exp(first - lp) * d_first + math.exp(second - lp) * d_second
@@ -93,7 +87,7 @@ def _row_logp(kind, z, r_obs, lo1, hi1, lo2, hi2, has_second, n_eff, extra_sd):
 @numba.njit(cache=True)
 def logp_dlogp(
     x, kinds, group_index, n_levels, mu_at, log_sigma_at, offsets_at, residual_at,
-    mu_mean, mu_sd, sigma_scale, r_obs, lo1, hi1, lo2, hi2, has_second, n_eff, extra_sd,
+    mu_mean, mu_sd, sigma_scale, z_obs, z_lo1, z_hi1, z_lo2, z_hi2, has_second, sd, log_norm,
 ):  # fmt: skip
     """Joint log density of the unconstrained parameters ``x`` (as nutpie orders them) and its gradient.
 
@@ -109,7 +103,8 @@ def logp_dlogp(
     dev = (mu - mu_mean) / mu_sd
     logp = -0.5 * dev * dev - math.log(mu_sd) - _LOG_2PI_HALF
     grad[mu_at] = -dev / mu_sd
-    sigma = np.empty(n_terms + 1)
+    work = np.empty(2 * (n_terms + 1))  # one allocation per call for the sigmas and their gradients
+    sigma, d_sigma = work[: n_terms + 1], work[n_terms + 1 :]
     for g in range(n_terms + 1):
         u = x[log_sigma_at[g]]
         sigma[g] = math.exp(u)
@@ -125,14 +120,16 @@ def logp_dlogp(
         logp += -0.5 * e * e - _LOG_2PI_HALF
         grad[residual_at + i] = -e
     # likelihood: z_i = mu + sum_g sigma_g a_g[level] + sigma_res e_i
-    d_sigma = np.zeros(n_terms + 1)
+    d_sigma[:] = 0.0
     for i in range(n_rows):
         z = mu
         for g in range(n_terms):
             z += sigma[g] * x[offsets_at[g] + group_index[g, i]]
         e = x[residual_at + i]
         z += sigma[n_terms] * e
-        lp, dz = _row_logp(kinds[i], z, r_obs[i], lo1[i], hi1[i], lo2[i], hi2[i], has_second[i], n_eff[i], extra_sd[i])
+        lp, dz = _row_logp(
+            kinds[i], z, z_obs[i], z_lo1[i], z_hi1[i], z_lo2[i], z_hi2[i], has_second[i], sd[i], log_norm[i]
+        )
         logp += lp
         grad[mu_at] += dz
         for g in range(n_terms):
@@ -147,7 +144,7 @@ def logp_dlogp(
 
 
 # names of the pm.Data containers the kernel reads, in its argument order (models.published)
-_OBSERVATIONS = ("r_obs", "r_lo1", "r_hi1", "r_lo2", "r_hi2", "has_second", "n_eff", "extra_sd")
+_OBSERVATIONS = ("z_obs", "z_lo1", "z_hi1", "z_lo2", "z_hi2", "has_second", "sd", "log_norm")
 # part of the cache key: the kernel's code and the erfcx it calls are compiled into the cached wrapper
 _SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes() + inspect.getsource(erfcx_scalar).encode()).hexdigest()
 
@@ -205,7 +202,7 @@ _WRAPPER_SRC = """
 def track_a_logp_dlogp({args}):
     return logp_dlogp(
         x, KINDS, GROUP_INDEX, N_LEVELS, MU_AT, LOG_SIGMA_AT, OFFSETS_AT, RESIDUAL_AT,
-        prior_mu_mean[()], prior_mu_sd[()], np.array([{scales}]), {observations}
+        prior_mu_mean[()], prior_mu_sd[()], ({scales},), {observations}
     )
 """
 

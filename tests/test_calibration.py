@@ -17,7 +17,7 @@ from pytensor.graph.traversal import graph_inputs
 from models import calibration as cal
 from models.participant import CohortData, build_outcome_model, simulate_from_model, to_participant_prior
 from models.priors import to_z_prior
-from models.published import PublishedData, build_published_model, observation_data
+from models.published import PublishedData, build_published_model, observation_data, observation_names
 
 R_MAX = cal.R_MAX
 
@@ -60,17 +60,35 @@ def test_simulated_reports_keep_each_rows_type_and_hold_rho_when_n_is_huge(track
     rng = np.random.default_rng(0)
     for _ in range(20):
         rho = rng.uniform(-0.9, 0.9, len(data.coords["row"]))
-        sim = cal.simulate_published(huge, rho, likelihood, rng)
+        sim = cal.simulate_reported(huge, rho, likelihood, rng)
         point = data.arrays["is_point"]
-        np.testing.assert_allclose(sim["obs_r_obs"][point], np.round(rho[point], 2), atol=0.0051)
-        inside1 = (sim["obs_r_lo1"] <= rho) & (rho <= sim["obs_r_hi1"])
-        none = np.zeros_like(rho)  # the real table has no sign-unknown row: no second-interval containers
-        lo2, hi2, second = (sim.get(f"obs_{k}", none) for k in ("r_lo2", "r_hi2", "has_second"))
-        inside2 = (lo2 <= rho) & (rho <= hi2) & (second > 0.5)
+        np.testing.assert_allclose(sim["r_obs"][point], np.round(rho[point], 2), atol=0.0051)
+        inside1 = (sim["r_lo1"] <= rho) & (rho <= sim["r_hi1"])
+        inside2 = (sim["r_lo2"] <= rho) & (rho <= sim["r_hi2"]) & (sim["has_second"] > 0.5)
         assert np.all((inside1 | inside2)[~point])
         # a two-sided (sign unknown) real row never becomes one-sided unless its cell straddles zero
         two_sided = data.arrays["has_second"]
-        assert np.all((second[two_sided] > 0.5) | (sim["obs_r_lo1"][two_sided] < 0))
+        assert np.all((sim["has_second"][two_sided] > 0.5) | (sim["r_lo1"][two_sided] < 0))
+
+
+@pytest.mark.parametrize("likelihood", ["fisher_z", "exact"])
+def test_simulated_containers_are_the_reports_on_the_likelihoods_scale(track_a, likelihood):
+    """simulate_published = the reported statistics, as the likelihood's containers (z scale for Fisher-z)."""
+    data, _ = track_a
+    rho = np.random.default_rng(1).uniform(-0.9, 0.9, len(data.coords["row"]))
+    reported = cal.simulate_reported(data, rho, likelihood, np.random.default_rng(2))
+    sim = cal.simulate_published(data, rho, likelihood, np.random.default_rng(2))
+    assert set(sim) == set(observation_names(data, likelihood))
+    if likelihood == "exact":
+        for name, values in sim.items():
+            np.testing.assert_array_equal(values, reported[name[4:]])
+    else:
+        np.testing.assert_allclose(np.tanh(sim["obs_z_lo1"]), reported["r_lo1"], atol=1e-12)
+        np.testing.assert_allclose(np.tanh(sim["obs_z_obs"]), reported["r_obs"], atol=1e-12)
+        expected_sd = np.sqrt(1.0 / (data.arrays["n_eff"] - 3.0) + data.arrays["extra_sd"] ** 2)
+        np.testing.assert_allclose(sim["obs_sd"], expected_sd)
+        log_norm = -np.log(expected_sd) - 0.5 * np.log(2 * np.pi) - np.log1p(-(reported["r_obs"] ** 2))
+        np.testing.assert_allclose(sim["obs_log_norm"], log_norm)
 
 
 def test_track_a_truths_and_datasets_line_up(track_a):
@@ -94,7 +112,7 @@ def test_simulated_data_sets_only_containers_the_log_density_reads(track_a):
     assert not data.arrays["has_second"].any()  # the real table: every sign is reported
     _, datasets = cal.track_a_datasets(model, data, "fisher_z", cal.monitored(model, "published"), 2, seed=1)
     assert set(datasets[0]) == _logp_data_inputs(model)
-    assert "obs_r_lo2" not in datasets[0]
+    assert "obs_z_lo2" not in datasets[0]
     # a sign-unknown row brings the second interval into the graph, and into every simulated data set
     two_sided = dict(data.arrays, has_second=data.arrays["has_second"].copy())
     two_sided["r_lo2"], two_sided["r_hi2"] = data.arrays["r_lo2"].copy(), data.arrays["r_hi2"].copy()
@@ -109,7 +127,7 @@ def test_simulated_data_sets_only_containers_the_log_density_reads(track_a):
     data2 = dataclasses.replace(data, arrays=two_sided)
     model2 = build_published_model(data2, to_z_prior(CONFIG["priors"]["reference"], CONFIG["published"]["grouping"]))
     _, datasets2 = cal.track_a_datasets(model2, data2, "fisher_z", cal.monitored(model2, "published"), 2, seed=1)
-    assert {"obs_r_lo2", "obs_r_hi2", "obs_has_second"} <= set(datasets2[0])
+    assert {"obs_z_lo2", "obs_z_hi2", "obs_has_second"} <= set(datasets2[0])
     assert set(datasets2[0]) == _logp_data_inputs(model2)
 
 
@@ -169,9 +187,9 @@ def test_sbc_of_track_a_catches_a_wrong_likelihood_scale(track_a):
     verdicts = {}
     for name, sim_data in (("right", data), ("wrong", wrong)):
         truths, datasets = cal.track_a_datasets(model, sim_data, "fisher_z", monitored, 80, seed=21)
-        # the model still sees the real n_eff: only the simulation is misspecified
+        # the model still sees the real n_eff (its sampling SD of z): only the simulation is misspecified
         for d in datasets:
-            d["obs_n_eff"] = data.arrays["n_eff"]
+            d["obs_sd"] = observation_data(data)["obs_sd"]
         ranks = cal.run(model, truths, datasets, settings, seed=5)
         verdicts[name] = sbc.summarise(ranks).set_index("parameter")["verdict"]
     assert verdicts["wrong"]["rho_pooled"] == "miscalibrated" or verdicts["wrong"]["sigma_residual"] == "miscalibrated"

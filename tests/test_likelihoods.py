@@ -19,7 +19,14 @@ from numpy.testing import assert_allclose
 from scipy import integrate, special, stats
 
 from models.exact_r import log_density_np
-from models.likelihoods import LIKELIHOODS, RowLayout, observation_logp, partitioned_logp
+from models.likelihoods import (
+    LIKELIHOODS,
+    RowLayout,
+    fisher_data,
+    observation_logp,
+    partitioned_fisher_logp,
+    partitioned_logp,
+)
 
 ARGS = ["r_obs", "is_point", "lo1", "hi1", "lo2", "hi2", "has_second", "n_eff", "extra_sd"]
 
@@ -287,6 +294,32 @@ def test_partitioned_logp_equals_every_branch_everywhere(likelihood, fisher_fn, 
             zz = np.linspace(zv - 0.2, zv + 0.2, len(df))
             got = fn(zz, *[df[a].to_numpy(bool if a == "has_second" else float) for a in names])
             want = evaluate(reference, table, zz)
+            assert_allclose(got[0], want[0], rtol=1e-12)
+            assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-12)
+
+
+def test_fisher_graph_on_precomputed_z_inputs_equals_the_one_on_reported_r(fisher_fn):
+    """The model's Fisher-z graph reads fisher_data's inputs (atanh, sd, Jacobian computed once): same values
+    and gradients as the reference graph on the reported r, including a two-sided row switched off."""
+    rows = [ROWS[i] for i in (5, 0, 3, 7, 1, 4, 8, 2, 6)]
+    layout = RowLayout.from_flags([r["is_point"] for r in rows], [r["has_second"] for r in rows])
+    names = ["z_obs", "z_lo1", "z_hi1", "z_lo2", "z_hi2", "has_second", "sd", "log_norm"]
+    tensors = {n: pt.vector(n, dtype="bool") if n == "has_second" else pt.dvector(n) for n in names}
+    z = pt.dvector("z")
+    out = partitioned_fisher_logp(z, tensors, layout)
+    fn = pytensor.function([z, *tensors.values()], [out, pt.grad(out.sum(), z)])
+    off = [dict(r) for r in rows]
+    off[0].update(lo1=-0.5429, hi1=0.5429, lo2=0.0, hi2=0.0, has_second=False)
+    for table in (rows, off):
+        df = pd.DataFrame(table)
+        reported = {"r_obs": df["r_obs"].fillna(0.0).to_numpy(), "n_eff": df["n_eff"].to_numpy(),
+                    "extra_sd": df["extra_sd"].to_numpy()}  # fmt: skip
+        reported |= {f"r_{k}": df[k].to_numpy() for k in ("lo1", "hi1", "lo2", "hi2")}
+        inputs = {**fisher_data(reported), "has_second": df["has_second"].to_numpy(bool)}
+        for zv in (-0.9, 0.1, 0.7):
+            zz = np.linspace(zv - 0.2, zv + 0.2, len(df))
+            got = fn(zz, *[inputs[n] for n in names])
+            want = evaluate(fisher_fn, table, zz)
             assert_allclose(got[0], want[0], rtol=1e-12)
             assert_allclose(got[1], want[1], rtol=1e-10, atol=1e-12)
 

@@ -96,8 +96,8 @@ def test_nutpie_samples_with_the_kernel_and_with_data_reaches_it():
     model, _ = _model(published_observations())
     compiled = mc.compile_nutpie(model, "handwritten")
     sceptical = prior_data(to_z_prior(CONFIG["priors"]["sceptical"], GROUPING))
-    n_eff = model["obs_n_eff"].get_value() * 2.0
-    swapped = mc.with_data(compiled, {**sceptical, "obs_n_eff": n_eff})
+    sd = model["obs_sd"].get_value() / np.sqrt(2.0)  # about twice the n
+    swapped = mc.with_data(compiled, {**sceptical, "obs_sd": sd})
     as_ptr = lambda a: a.ctypes.data_as(ctypes.POINTER(ctypes.c_double))  # noqa: E731
     xs = 0.7 * np.random.default_rng(4).standard_normal((5, compiled.n_dim))
     seen = []
