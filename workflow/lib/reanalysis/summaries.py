@@ -10,7 +10,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
-from reanalysis.convergence import rhat_ess
+from reanalysis.convergence import ess_bulk, rhat_ess
 
 HDI_PROB = 0.94
 SUMMARY_COLUMNS = [
@@ -100,18 +100,20 @@ def threshold_probabilities(
 
 
 def _probabilities(idata, variables, thresholds, model, prior_set) -> pd.DataFrame:
-    rows = []
+    rows, hits = [], []
     for var in [v for v in variables if v in idata.posterior]:
         for parameter, labels, draws, _ in _scalars(idata, var):
             for t in thresholds:
-                hit = exceeds(draws, t["kind"], t["value"]).astype(float)
-                p = hit.mean()
-                ess = float(az.ess(hit)) if 0 < p < 1 else float(hit.size)
+                hits.append(exceeds(draws, t["kind"], t["value"]).astype(float))
                 rows.append({
                     "model": model, "prior_set": prior_set, "parameter": parameter, "labels": labels,
-                    "threshold": t["label"], "kind": t["kind"], "value": t["value"], "probability": p,
-                    "mcse": float(np.sqrt(p * (1 - p) / ess)),
+                    "threshold": t["label"], "kind": t["kind"], "value": t["value"], "probability": hits[-1].mean(),
                 })  # fmt: skip
+    # the MC standard error of each probability from the bulk ESS of its indicator (az.ess's default), all at once
+    ess = ess_bulk(np.stack(hits)) if hits else np.empty(0)
+    for row, hit, n_eff in zip(rows, hits, ess, strict=True):
+        p = row["probability"]
+        row["mcse"] = float(np.sqrt(p * (1 - p) / (n_eff if 0 < p < 1 else hit.size)))
     return pd.DataFrame(rows, columns=THRESHOLD_COLUMNS)
 
 
