@@ -8,6 +8,10 @@ Two sampling models for the sample r (config ``track_a.likelihood``):
 A point row contributes a density; an interval row contributes log P(r in [lo1, hi1] or [lo2, hi2]),
 the second interval being empty (lo2 == hi2) when the sign is known. Where a branch is selected with
 ``switch``, the unused one gets safe dummy inputs (no NaN gradients).
+
+The functions on reported r (:func:`observation_logp`, :func:`partitioned_logp`) are the reference; the Track A
+model's Fisher-z graph (:func:`partitioned_fisher_logp`) reads the same quantities precomputed on the z scale
+(:func:`fisher_data`), since they depend on the data only (tests hold the two graphs equal).
 """
 
 from __future__ import annotations
