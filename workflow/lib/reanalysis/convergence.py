@@ -27,11 +27,11 @@ def _split(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[:, :, :half], a[:, :, a.shape[2] - half :]], axis=1)
 
 
-def _average_ranks(flat: np.ndarray) -> np.ndarray:
+def _average_ranks(flat: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
     """Ranks 1..m along each row, ties sharing their average rank (scipy's ``rankdata(method="average")``,
-    which loops over rows in Python when given an axis)."""
+    which loops over rows in Python when given an axis). ``order``: ``np.argsort(flat, axis=1)`` if at hand."""
     m = flat.shape[1]
-    order = np.argsort(flat, axis=1)  # any order within a tie group: they all get its average
+    order = np.argsort(flat, axis=1) if order is None else order  # any order within a tie: all get its average
     ranks = np.empty(flat.shape)
     np.put_along_axis(ranks, order, np.broadcast_to(np.arange(1.0, m + 1.0), flat.shape), axis=1)
     ordered = np.take_along_axis(flat, order, axis=1)
@@ -52,9 +52,22 @@ def _average_ranks(flat: np.ndarray) -> np.ndarray:
 
 
 def _z_scale(a: np.ndarray) -> np.ndarray:
-    """Normal scores of the pooled ranks of each scalar's draws (average ranks for ties)."""
+    """Normal scores of the pooled ranks of each scalar's draws (average ranks for ties).
+
+    Without ties the ranks of every row are 1..m, so the m normal scores are computed once and placed by the
+    sort order (the same numbers as transforming each rank; the gate measures every fit and retry).
+    """
     flat = a.reshape(a.shape[0], -1)
-    return special.ndtri((_average_ranks(flat) - _BLOM) / (flat.shape[1] - 2 * _BLOM + 1)).reshape(a.shape)
+    m = flat.shape[1]
+    order = np.argsort(flat, axis=1)
+    ordered = np.take_along_axis(flat, order, axis=1)
+    tied = np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
+    scores = special.ndtri((np.arange(1.0, m + 1.0) - _BLOM) / (m - 2 * _BLOM + 1))
+    z = np.empty(flat.shape)
+    np.put_along_axis(z, order, np.broadcast_to(scores, flat.shape), axis=1)
+    if len(tied):
+        z[tied] = special.ndtri((_average_ranks(flat[tied], order[tied]) - _BLOM) / (m - 2 * _BLOM + 1))
+    return z.reshape(a.shape)
 
 
 def _rhat(a: np.ndarray) -> np.ndarray:
