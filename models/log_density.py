@@ -55,7 +55,8 @@ def log_densities(idata: az.InferenceData, model: pm.Model) -> dict:
     fn.trust_input = True
     outs = [np.empty((n_draws, *np.shape(o))) for o in first]
     for i in range(n_draws):
-        for out, value in zip(outs, fn(*[x[i, ...] for x in inputs]), strict=True):
+        values = first if i == 0 else fn(*[x[i, ...] for x in inputs])
+        for out, value in zip(outs, values, strict=True):
             out[i] = value
     arrays = dict(zip([rv.name for rv in observed + free], outs, strict=True))
     return {

@@ -27,16 +27,20 @@ def _split(a: np.ndarray) -> np.ndarray:
     return np.concatenate([a[:, :, :half], a[:, :, a.shape[2] - half :]], axis=1)
 
 
-def _average_ranks(flat: np.ndarray, order: np.ndarray | None = None) -> np.ndarray:
-    """Ranks 1..m along each row, ties sharing their average rank (scipy's ``rankdata(method="average")``,
-    which loops over rows in Python when given an axis). ``order``: ``np.argsort(flat, axis=1)`` if at hand."""
+def _rank_transform(flat: np.ndarray, transform) -> np.ndarray:
+    """``transform`` of the ranks 1..m along each row, ties sharing their average rank (scipy's
+    ``rankdata(method="average")``, which loops over rows in Python when given an axis).
+
+    Without ties every row's ranks are 1..m, so ``transform`` is applied to them once and the values placed by
+    each row's sort order; rows with ties (repeated draws) get it applied to their average ranks.
+    """
     m = flat.shape[1]
-    order = np.argsort(flat, axis=1) if order is None else order  # any order within a tie: all get its average
-    ranks = np.empty(flat.shape)
-    np.put_along_axis(ranks, order, np.broadcast_to(np.arange(1.0, m + 1.0), flat.shape), axis=1)
+    order = np.argsort(flat, axis=1)  # any order within a tie group: they all get its average
+    out = np.empty(flat.shape)
+    np.put_along_axis(out, order, np.broadcast_to(transform(np.arange(1.0, m + 1.0)), flat.shape), axis=1)
     ordered = np.take_along_axis(flat, order, axis=1)
     tied = np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
-    if len(tied):  # rows with ties (repeated draws): average each tie group's positions
+    if len(tied):  # average each tie group's positions
         ordered, order = ordered[tied], order[tied]
         first = np.ones(ordered.shape, dtype=bool)  # first of its tie group
         first[:, 1:] = ordered[:, 1:] != ordered[:, :-1]
@@ -47,27 +51,21 @@ def _average_ranks(flat: np.ndarray, order: np.ndarray | None = None) -> np.ndar
         end = np.minimum.accumulate(np.where(last, position, m)[:, ::-1], axis=1)[:, ::-1]
         tied_ranks = np.empty(ordered.shape)
         np.put_along_axis(tied_ranks, order, (start + end) / 2.0 + 1.0, axis=1)
-        ranks[tied] = tied_ranks
-    return ranks
+        out[tied] = transform(tied_ranks)
+    return out
+
+
+def _average_ranks(flat: np.ndarray) -> np.ndarray:
+    """Ranks 1..m along each row, ties sharing their average rank."""
+    return _rank_transform(flat, lambda ranks: ranks)
 
 
 def _z_scale(a: np.ndarray) -> np.ndarray:
-    """Normal scores of the pooled ranks of each scalar's draws (average ranks for ties).
-
-    Without ties the ranks of every row are 1..m, so the m normal scores are computed once and placed by the
-    sort order (the same numbers as transforming each rank; the gate measures every fit and retry).
-    """
+    """Normal scores of the pooled ranks of each scalar's draws (average ranks for ties); the m scores of an untied
+    row are computed once for all rows (the gate measures every fit and retry)."""
     flat = a.reshape(a.shape[0], -1)
     m = flat.shape[1]
-    order = np.argsort(flat, axis=1)
-    ordered = np.take_along_axis(flat, order, axis=1)
-    tied = np.flatnonzero((ordered[:, 1:] == ordered[:, :-1]).any(axis=1))
-    scores = special.ndtri((np.arange(1.0, m + 1.0) - _BLOM) / (m - 2 * _BLOM + 1))
-    z = np.empty(flat.shape)
-    np.put_along_axis(z, order, np.broadcast_to(scores, flat.shape), axis=1)
-    if len(tied):
-        z[tied] = special.ndtri((_average_ranks(flat[tied], order[tied]) - _BLOM) / (m - 2 * _BLOM + 1))
-    return z.reshape(a.shape)
+    return _rank_transform(flat, lambda ranks: special.ndtri((ranks - _BLOM) / (m - 2 * _BLOM + 1))).reshape(a.shape)
 
 
 def _rhat(a: np.ndarray) -> np.ndarray:
