@@ -5,9 +5,10 @@ PyTensor already keeps numba-compiled graphs in an on-disk cache (``~/.pytensor/
 graph's structure and constants but not by the values of shared variables (``pm.Data``). Two things
 stopped our models from using it, measured on the Track A model (compile 13.5 s in every process):
 
-* ``erfcx`` (in the stable log normal CDF of censored rows) is dispatched to scipy's Cython function
-  through a raw function pointer, which numba refuses to cache; one uncacheable Op makes the whole
-  graph uncacheable. :func:`_register_erfcx` gives numba a pure implementation that caches.
+* ``erfcx`` (in the stable log normal CDF of censored rows) and ``psi`` (digamma, in the gradient of a
+  Student-t likelihood) are dispatched to scipy's Cython functions through raw function pointers, which
+  numba refuses to cache; one uncacheable Op makes the whole graph uncacheable. :func:`_register_scalars`
+  gives numba pure implementations that cache.
 * nutpie wraps the graph in two C callbacks (``numba.cfunc``) that it compiles afresh in every
   process: about 10 s, most of it LLVM re-optimising the already cached graph linked into them. The
   replacements here are built from source with their free names as globals and stored in the same
@@ -37,7 +38,8 @@ import numpy as np
 import pymc as pm
 
 _PATCHED_NUTPIE = "0.16.8"
-_ERFCX_IMPL = "reanalysis-erfcx-1"  # bump when the implementation changes: it is the numba cache key
+# bump an implementation's version when its code changes: it is part of the numba cache key
+_ERFCX_IMPL, _PSI_IMPL = "reanalysis-erfcx-1", "reanalysis-psi-1"
 _state = {"enabled": False, "nutpie_patched": False, "gradient": None}
 log = logging.getLogger(__name__)
 # model -> factory (model, names of the shared variables its log density reads) -> a numba function with the
@@ -63,16 +65,42 @@ def erfcx_scalar(x: float) -> float:
     return (1.0 - y * (0.5 - y * (0.75 - y * (1.875 - y * 6.5625)))) / (x * _SQRT_PI)
 
 
-def _register_erfcx() -> None:
+def digamma_scalar(x: float) -> float:
+    """psi(x) = d log Gamma(x) / dx in plain float arithmetic, with scipy.special.digamma's poles and signs.
+
+    Recurrence up to x >= 10, then the asymptotic series to the x^-10 term (first omitted term below 3e-14);
+    negative x by reflection, psi(x) = psi(1 - x) - pi / tan(pi x).
+    """
+    if math.isnan(x) or x == -math.inf or (x < 0.0 and x == math.floor(x)):
+        return math.nan
+    if x == math.inf:
+        return math.inf
+    if x == 0.0:
+        return -math.inf if math.copysign(1.0, x) > 0 else math.inf
+    shift = 0.0
+    if x < 0.0:  # tan has period pi: reduce to the exact fraction of x first, as pi * x would lose digits
+        shift = -math.pi / math.tan(math.pi * (x - math.floor(x)))
+        x = 1.0 - x
+    while x < 10.0:
+        shift -= 1.0 / x
+        x += 1.0
+    f = 1.0 / (x * x)
+    tail = f * (1.0 / 12 - f * (1.0 / 120 - f * (1.0 / 252 - f * (1.0 / 240 - f * (1.0 / 132)))))
+    return shift + math.log(x) - 0.5 / x - tail
+
+
+def _register_scalars() -> None:
     from pytensor.link.numba.dispatch.basic import numba_njit, register_funcify_and_cache_key
     from pytensor.link.numba.dispatch.scalar import scalar_op_cache_key
-    from pytensor.scalar.math import Erfcx
+    from pytensor.scalar.math import Erfcx, Psi
 
-    jitted = numba_njit(erfcx_scalar)
+    for op_class, scalar, impl in ((Erfcx, erfcx_scalar, _ERFCX_IMPL), (Psi, digamma_scalar, _PSI_IMPL)):
+        jitted = numba_njit(scalar)
 
-    @register_funcify_and_cache_key(Erfcx)
-    def numba_funcify_Erfcx(op, node, **kwargs):
-        return jitted, scalar_op_cache_key(op, impl=_ERFCX_IMPL)
+        def funcify(op, node, jitted=jitted, impl=impl, **kwargs):
+            return jitted, scalar_op_cache_key(op, impl=impl)
+
+        register_funcify_and_cache_key(op_class)(funcify)
 
 
 # The C callbacks are generated from source with their free names as globals, not as closures: numba's
@@ -164,9 +192,9 @@ def _patch_nutpie_wrappers() -> bool:
 
 
 def enable() -> dict:
-    """Idempotently switch on the cacheable erfcx and the faster nutpie wrappers; returns what is active."""
+    """Idempotently switch on the cacheable erfcx and psi and the faster nutpie wrappers; returns what is active."""
     if not _state["enabled"]:
-        _register_erfcx()
+        _register_scalars()
         _state["nutpie_patched"] = _patch_nutpie_wrappers()
         _state["enabled"] = True
     return dict(_state)

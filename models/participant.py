@@ -38,7 +38,9 @@ import pandas as pd
 import pymc as pm
 import pytensor.tensor as pt
 
+from models.compile import register_handwritten
 from models.correlation import Z95
+from models.participant_kernel import gradient_for
 
 RESIDUALS = ("normal", "student_t")
 LONG_COLUMNS = ("participant_id", "timepoint", "measure", "value")
@@ -350,6 +352,8 @@ def build_outcome_model(data: CohortData, prior: ParticipantPrior, residual: str
         pm.Deterministic("slope_mcid", points / mcid, dims=("alliance_time", "followup"))
         pm.Deterministic("slope_mean_points", gamma_mean * scale)
         pm.Deterministic("slope_mean_mcid", gamma_mean * scale / mcid)
+    # nutpie samples with a hand-written gradient, checked against this graph at every compile
+    register_handwritten(model, gradient_for(data))
     return model
 
 

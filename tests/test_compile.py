@@ -1,6 +1,6 @@
-"""Tests for models.compile: the cacheable erfcx, the lighter nutpie wrappers and data swapping.
+"""Tests for models.compile: the cacheable erfcx and digamma, the lighter nutpie wrappers and data swapping.
 
-References: scipy.special.erfcx; PyTensor's own (C backend) log density and gradient of the same model;
+References: scipy.special.erfcx and digamma; PyTensor's own (C backend) log density and gradient of the same model;
 nutpie's posterior for a conjugate normal model against its closed form. No timing is tested here
 (speed is measured in bench/).
 """
@@ -8,7 +8,7 @@ nutpie's posterior for a conjugate normal model against its closed form. No timi
 import numpy as np
 import pymc as pm
 import pytest
-from conftest import CONFIG, published_observations
+from conftest import COHORT_SPECS, CONFIG, published_observations
 from numpy.testing import assert_allclose
 from scipy import special
 
@@ -24,19 +24,39 @@ def test_erfcx_matches_scipy_over_its_range():
     assert mc.erfcx_scalar(-30.0) == np.inf  # overflows where the true value exceeds float64 too
 
 
+def test_digamma_matches_scipy_over_its_range():
+    x = np.concatenate(
+        [np.geomspace(1e-300, 1e300, 2001), -np.geomspace(1e-6, 1e6, 2001) + 0.37, [0.5, 1.0, 9.99, 10.0]]
+    )
+    ours = np.array([mc.digamma_scalar(v) for v in x])  # plain Python; graph and kernel use it under numba
+    assert_allclose(ours, special.digamma(x), rtol=1e-12, atol=1e-12)
+    for v in (0.0, -0.0, -1.0, -7.0, np.inf, -np.inf, np.nan):  # poles and limits as scipy's
+        assert_allclose(mc.digamma_scalar(v), special.digamma(v))
+
+
 def _model():
     grouping = CONFIG["published"]["grouping"]
     data = PublishedData.from_observations(published_observations(), grouping)
     return build_published_model(data, to_z_prior(CONFIG["priors"]["reference"], grouping), "fisher_z")
 
 
-def test_track_a_graph_is_cacheable_on_disk():
-    """One uncacheable Op (scipy's erfcx by function pointer) used to make the whole graph uncacheable."""
+def _student_t_model():
+    from models.participant import CohortData, build_outcome_model, simulate_from_model, to_participant_prior
+
+    spec = COHORT_SPECS["ptsd"]
+    data = CohortData.from_long(simulate_from_model(spec, 22, {}, seed=1), spec, "CAPS-5")
+    return build_outcome_model(data, to_participant_prior(CONFIG["priors"]["reference"]), "student_t")
+
+
+@pytest.mark.parametrize("build", [_model, _student_t_model], ids=["track_a", "student_t"])
+def test_graph_is_cacheable_on_disk(build):
+    """One uncacheable Op (scipy's erfcx or digamma by function pointer) used to make the whole graph uncacheable:
+    Track A's censored rows, the Student-t likelihood's gradient."""
     from numba.core.caching import NullCache
     from nutpie.compile_pymc import _make_functions
 
     mc.enable()
-    model = _model()
+    model = build()
     logp_fn = _make_functions(
         model, mode="NUMBA", compute_grad=True, join_expanded=True,
         pymc_initial_point_fn=pm.initial_point.make_initial_point_fn(model=model), var_names=None,

@@ -10,7 +10,7 @@ import ctypes
 
 import numpy as np
 import pytest
-from conftest import CONFIG, published_observations
+from conftest import CONFIG, published_observations, pymc_logp_dlogp, shared_values
 from numpy.testing import assert_allclose
 
 from models import compile as mc
@@ -34,26 +34,11 @@ def _sign_unknown(obs):
     return obs
 
 
-def _shared(model, names):
-    return [np.asarray(model[n].get_value()) for n in names]
-
-
 def _kernel_and_reference(model, data):
     """The kernel (reading every pm.Data of the model) and PyMC's C-backend log density and gradient."""
     names = [v.name for v in model.data_vars]
-    kernel = wrapper(KernelLayout.from_model(model, data), names)
-    logp, dlogp = model.compile_logp(), model.compile_dlogp()
-    shapes = {k: np.shape(v) for k, v in model.initial_point().items()}
-
-    def reference(x):
-        point, start = {}, 0
-        for value in model.value_vars:  # nutpie's order, as the kernel's
-            size = int(np.prod(shapes[value.name]))
-            point[value.name] = x[start : start + size].reshape(shapes[value.name])
-            start += size
-        return logp(point), dlogp(point)
-
-    return kernel, reference, names, sum(int(np.prod(s)) for s in shapes.values())
+    reference, n_dim = pymc_logp_dlogp(model)
+    return wrapper(KernelLayout.from_model(model, data), names), reference, names, n_dim
 
 
 def _assert_agree(model, data, seed, n=40):
@@ -62,7 +47,7 @@ def _assert_agree(model, data, seed, n=40):
     for i in range(n):
         x = rng.standard_normal(n_dim) * (0.1, 1.0, 2.5)[i % 3]
         ref_logp, ref_grad = reference(x)
-        logp, grad = kernel(x, *_shared(model, names))
+        logp, grad = kernel(x, *shared_values(model, names))
         assert_allclose(logp, ref_logp, rtol=1e-10)
         assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)
 
@@ -127,7 +112,7 @@ def test_a_kernel_out_of_step_with_the_model_stops_the_compile():
     kernel, _, names, n_dim = _kernel_and_reference(model, data)
     good = KernelLayout.from_model(model, data)
     wrong = KernelLayout(**{**good.__dict__, "group_index": good.group_index[:, ::-1].copy()})
-    shared = _shared(model, names)
+    shared = shared_values(model, names)
     assert mc.check_against(kernel, kernel, n_dim, shared) == 0.0
     with pytest.raises(mc.KernelMismatch, match=r"\(models\.published_kernel\).*sampler.gradient: pytensor"):
         mc.check_against(wrapper(wrong, names), kernel, n_dim, shared)

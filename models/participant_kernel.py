@@ -1,0 +1,309 @@
+"""Hand-written log density and gradient of the Track B outcome model, for nutpie.
+
+PyTensor's numba backend runs the outcome model's gradient graph node by node, allocating an array at
+each node, so its fits, Student-t variants and SBC replicates spend most of their sampling there.
+:func:`logp_dlogp` computes the same log density and gradient in a few loops over the participants' cells.
+
+Like :mod:`models.published_kernel` it is a second implementation of a model whose definition stays the
+PyMC one (:func:`models.participant.build_outcome_model`): every time nutpie compiles the model with it,
+:func:`models.compile.check_against` compares the two on random points and stops the fit if they disagree;
+``sampler.gradient: pytensor`` samples with PyTensor's own gradient instead. The missing-data pattern and
+the positions of the parameters are structure, fixed per compiled model (:class:`OutcomeLayout`); priors
+and data are read from the model's ``pm.Data`` on every call, so ``with_data`` (prior sets, SBC
+replicates, another cohort with the same pattern) keeps working.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import numba
+import numpy as np
+
+from models.compile import KernelMismatch, digamma_scalar
+
+_LOG_2PI_HALF = 0.5 * math.log(2.0 * math.pi)
+_LOG_HALFNORMAL = 0.5 * math.log(2.0 / math.pi)
+_LOG_PI = math.log(math.pi)
+
+# positions in OutcomeLayout.at: where each parameter starts in nutpie's vector x (-1: not in this model)
+(THETA, SIGMA_V, SIGMA_X, V_Z, X_MISSING, B_MISSING, ALPHA, BETA, GAMMA_MEAN, TAU, DELTA, SIGMA_U, U_Z, SIGMA,
+ NU) = range(15)  # fmt: skip
+_VALUE_VARS = ("theta_x", "sigma_v_log__", "sigma_x_log__", "v_z", "x_missing", "b_missing", "alpha", "beta",
+               "gamma_mean", "tau_log__", "delta", "sigma_u_log__", "u_z", "sigma_log__", "nu_log__")  # fmt: skip
+# positions in the tuple of prior hyperparameters, and the pm.Data each comes from (models.participant)
+_PRIORS = ("prior_theta_sd", "prior_sigma_v", "prior_sigma_x", "prior_alpha_sd", "prior_beta_sd",
+           "prior_gamma_mean", "prior_gamma_sd", "prior_tau", "prior_sigma_u", "prior_sigma", "prior_nu_alpha",
+           "prior_nu_beta")  # fmt: skip
+(P_THETA, P_SIGMA_V, P_SIGMA_X, P_ALPHA, P_BETA, P_GAMMA_MEAN, P_GAMMA_SD, P_TAU, P_SIGMA_U, P_SIGMA, P_NU_ALPHA,
+ P_NU_BETA) = range(12)  # fmt: skip
+
+
+digamma = numba.njit(digamma_scalar, cache=True)
+
+
+@numba.njit(cache=True)
+def _normal(x, mu, sd):
+    """(log Normal(x | mu, sd), r / sd, r) with r = (x - mu) / sd: the value, its derivative in mu, the z-score."""
+    r = (x - mu) / sd
+    return -0.5 * r * r - math.log(sd) - _LOG_2PI_HALF, r / sd, r
+
+
+@numba.njit(cache=True)
+def _half_normal_log(u, scale):
+    """(log HalfNormal(exp(u) | scale) + u, its derivative in u, exp(u)): a positive parameter on the log scale."""
+    sigma = math.exp(u)
+    s = sigma / scale
+    return _LOG_HALFNORMAL - math.log(scale) - 0.5 * s * s + u, 1.0 - s * s, sigma
+
+
+@numba.njit(cache=True)
+def logp_dlogp(x, at, obs_index, mis_index, b_mis_index, y_i, y_t, hyper, x_data, b_data, y_data):
+    """Joint log density of the unconstrained parameters ``x`` (as nutpie orders them) and its gradient.
+
+    Structure (ints, see :class:`OutcomeLayout`): ``at`` the start of each parameter in ``x`` (indexed by
+    THETA, SIGMA_V, ..., NU; -1 when absent); ``obs_index[i, a]`` the position in ``x_data`` of an observed
+    alliance cell, ``mis_index[i, a]`` that of a missing one in ``x_missing`` (-1 otherwise);
+    ``b_mis_index[i]`` the position of a missing baseline in ``b_missing`` (-1 when observed); ``y_i``/``y_t``
+    the participant and follow-up of each observed outcome. ``hyper``: the priors, in ``_PRIORS`` order.
+    """
+    grad = np.zeros_like(x)
+    n, n_a = obs_index.shape
+    n_t = at[BETA] - at[ALPHA]
+    # work arrays, one allocation: filled alliance, its gradient, filled baseline, its gradient, slopes, theirs
+    work = np.zeros(2 * n * n_a + 2 * n + 2 * n_a * n_t)
+    xm = work[: n * n_a].reshape((n, n_a))
+    d_xm = work[n * n_a : 2 * n * n_a].reshape((n, n_a))
+    b = work[2 * n * n_a : 2 * n * n_a + n]
+    d_b = work[2 * n * n_a + n : 2 * n * n_a + 2 * n]
+    gamma = work[2 * n * n_a + 2 * n : 2 * n * n_a + 2 * n + n_a * n_t].reshape((n_a, n_t))
+    d_gamma = work[2 * n * n_a + 2 * n + n_a * n_t :].reshape((n_a, n_t))
+
+    # priors of the alliance trajectory
+    logp = 0.0
+    for a in range(n_a):
+        lp, d_mu, _ = _normal(x[at[THETA] + a], 0.0, hyper[P_THETA])
+        logp += lp
+        grad[at[THETA] + a] = -d_mu
+    lp, d_u, sigma_v = _half_normal_log(x[at[SIGMA_V]], hyper[P_SIGMA_V])
+    logp += lp
+    grad[at[SIGMA_V]] = d_u
+    lp, d_u, sigma_x = _half_normal_log(x[at[SIGMA_X]], hyper[P_SIGMA_X])
+    logp += lp
+    grad[at[SIGMA_X]] = d_u
+    for i in range(n):
+        v = x[at[V_Z] + i]
+        logp += -0.5 * v * v - _LOG_2PI_HALF
+        grad[at[V_Z] + i] = -v
+
+    # trajectory density of every alliance cell, observed (x_observed) or missing (x_missing) alike
+    d_sigma_v = 0.0
+    for i in range(n):
+        v = x[at[V_Z] + i]
+        for a in range(n_a):
+            m = mis_index[i, a]
+            xm[i, a] = x_data[obs_index[i, a]] if m < 0 else x[at[X_MISSING] + m]
+            lp, d_mu, r = _normal(xm[i, a], x[at[THETA] + a] + sigma_v * v, sigma_x)
+            logp += lp
+            grad[at[THETA] + a] += d_mu
+            grad[at[V_Z] + i] += d_mu * sigma_v
+            d_sigma_v += d_mu * v
+            grad[at[SIGMA_X]] += r * r - 1.0  # d/d log sigma_x
+            d_xm[i, a] = -d_mu
+    grad[at[SIGMA_V]] += d_sigma_v * sigma_v
+
+    # baseline, missing entries imputed from Normal(0, 1)
+    for i in range(n):
+        j = b_mis_index[i]
+        if j < 0:
+            b[i] = b_data[i]
+        else:
+            b[i] = x[at[B_MISSING] + j]
+            logp += -0.5 * b[i] * b[i] - _LOG_2PI_HALF
+            d_b[i] = -b[i]
+
+    # priors of the outcome regression
+    for t in range(n_t):
+        lp, d_mu, _ = _normal(x[at[ALPHA] + t], 0.0, hyper[P_ALPHA])
+        logp += lp
+        grad[at[ALPHA] + t] = -d_mu
+        lp, d_mu, _ = _normal(x[at[BETA] + t], 0.0, hyper[P_BETA])
+        logp += lp
+        grad[at[BETA] + t] = -d_mu
+    gamma_mean = x[at[GAMMA_MEAN]]
+    lp, d_mu, _ = _normal(gamma_mean, hyper[P_GAMMA_MEAN], hyper[P_GAMMA_SD])
+    logp += lp
+    grad[at[GAMMA_MEAN]] = -d_mu
+    lp, d_u, tau = _half_normal_log(x[at[TAU]], hyper[P_TAU])
+    logp += lp
+    grad[at[TAU]] = d_u
+    for k in range(n_a * n_t):
+        delta = x[at[DELTA] + k]
+        logp += -0.5 * delta * delta - _LOG_2PI_HALF
+        grad[at[DELTA] + k] = -delta
+        gamma[k // n_t, k % n_t] = gamma_mean + tau * delta
+    has_u = at[SIGMA_U] >= 0
+    sigma_u = 0.0
+    if has_u:
+        lp, d_u, sigma_u = _half_normal_log(x[at[SIGMA_U]], hyper[P_SIGMA_U])
+        logp += lp
+        grad[at[SIGMA_U]] = d_u
+        for i in range(n):
+            u = x[at[U_Z] + i]
+            logp += -0.5 * u * u - _LOG_2PI_HALF
+            grad[at[U_Z] + i] = -u
+    lp, d_u, sigma = _half_normal_log(x[at[SIGMA]], hyper[P_SIGMA])
+    logp += lp
+    grad[at[SIGMA]] = d_u
+    student_t = at[NU] >= 0
+    nu, d_nu, t_const = 0.0, 0.0, 0.0
+    if student_t:  # nu ~ Gamma(alpha, beta) on the log scale; the likelihood's nu-only terms once per call
+        nu = math.exp(x[at[NU]])
+        shape, rate = hyper[P_NU_ALPHA], hyper[P_NU_BETA]
+        logp += shape * math.log(rate) - math.lgamma(shape) + shape * x[at[NU]] - rate * nu
+        grad[at[NU]] = shape - rate * nu
+        t_const = math.lgamma(0.5 * (nu + 1.0)) - math.lgamma(0.5 * nu) - 0.5 * (math.log(nu) + _LOG_PI)
+        d_nu = len(y_data) * (0.5 * digamma(0.5 * (nu + 1.0)) - 0.5 * digamma(0.5 * nu) - 0.5 / nu)
+
+    # outcome likelihood: y[i, t] ~ Normal or StudentT(alpha[t] + b[i] beta[t] + x[i] . gamma[:, t] + u[i], sigma)
+    d_sigma_u = 0.0
+    for k in range(len(y_data)):
+        i, t = y_i[k], y_t[k]
+        mu = x[at[ALPHA] + t] + b[i] * x[at[BETA] + t]
+        for a in range(n_a):
+            mu += xm[i, a] * gamma[a, t]
+        if has_u:
+            mu += sigma_u * x[at[U_Z] + i]
+        r = (y_data[k] - mu) / sigma
+        if student_t:
+            q = r * r / nu
+            logp += t_const - math.log(sigma) - 0.5 * (nu + 1.0) * math.log1p(q)
+            w = (nu + 1.0) / (nu + r * r)  # d/dmu = w r / sigma, d/d log sigma = w r^2 - 1
+            d_mu = w * r / sigma
+            grad[at[SIGMA]] += w * r * r - 1.0
+            d_nu += -0.5 * math.log1p(q) + 0.5 * w * q
+        else:
+            logp += -0.5 * r * r - math.log(sigma) - _LOG_2PI_HALF
+            d_mu = r / sigma
+            grad[at[SIGMA]] += r * r - 1.0
+        grad[at[ALPHA] + t] += d_mu
+        grad[at[BETA] + t] += d_mu * b[i]
+        d_b[i] += d_mu * x[at[BETA] + t]
+        for a in range(n_a):
+            d_gamma[a, t] += d_mu * xm[i, a]
+            d_xm[i, a] += d_mu * gamma[a, t]
+        if has_u:
+            grad[at[U_Z] + i] += d_mu * sigma_u
+            d_sigma_u += d_mu * x[at[U_Z] + i]
+    if student_t:
+        grad[at[NU]] += d_nu * nu
+    if has_u:
+        grad[at[SIGMA_U]] += d_sigma_u * sigma_u
+
+    # chain rule back to the free parameters: slopes, imputed alliance and baseline
+    d_tau = 0.0
+    for k in range(n_a * n_t):
+        dg = d_gamma[k // n_t, k % n_t]
+        grad[at[GAMMA_MEAN]] += dg
+        grad[at[DELTA] + k] += dg * tau
+        d_tau += dg * x[at[DELTA] + k]
+    grad[at[TAU]] += d_tau * tau
+    for i in range(n):
+        for a in range(n_a):
+            if mis_index[i, a] >= 0:
+                grad[at[X_MISSING] + mis_index[i, a]] += d_xm[i, a]
+        if b_mis_index[i] >= 0:
+            grad[at[B_MISSING] + b_mis_index[i]] += d_b[i]
+    return logp, grad
+
+
+# part of the cache key: the kernel's code and the digamma it calls are compiled into the cached wrapper
+_SOURCE_HASH = hashlib.sha256(Path(__file__).read_bytes() + inspect.getsource(digamma_scalar).encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class OutcomeLayout:
+    """The structure the kernel is specialised to: positions of the parameters and the missing-data pattern."""
+
+    at: np.ndarray  # (15,) start of each parameter in x, -1 when absent
+    obs_index: np.ndarray  # (participants, alliance timepoints)
+    mis_index: np.ndarray
+    b_mis_index: np.ndarray  # (participants,)
+    y_i: np.ndarray
+    y_t: np.ndarray
+
+    @classmethod
+    def from_model(cls, model, data) -> OutcomeLayout:
+        """From an outcome model and its :class:`models.participant.CohortData` (positions as nutpie joins them)."""
+        n, n_a = data.alliance.shape
+        n_t = data.followup.shape[1]
+        x_obs, x_mis, b_mis = data.alliance_observed_cells, data.alliance_missing_cells, data.baseline_missing
+        sizes = (n_a, 1, 1, n, len(x_mis[0]), len(b_mis), n_t, n_t, 1, 1, n_a * n_t, 1, n, 1, 1)
+        size = dict(zip(_VALUE_VARS, sizes, strict=True))
+        at, start = np.full(len(_VALUE_VARS), -1, dtype=np.int64), 0
+        for value in model.value_vars:  # nutpie's joined vector: value variables in this order, raveled
+            if value.name not in size:
+                raise KernelMismatch(f"the model has a parameter {value.name!r} the Track B kernel does not know")
+            at[_VALUE_VARS.index(value.name)] = start
+            start += size[value.name]
+        # the kernel reads alpha's length as the distance to beta, and the slopes' as (alliance, follow-up)
+        if at[BETA] - at[ALPHA] != n_t or min(at[[THETA, SIGMA_V, SIGMA_X, V_Z, ALPHA, GAMMA_MEAN, TAU, SIGMA]]) < 0:
+            raise KernelMismatch("the outcome model's parameters are not where the Track B kernel expects them")
+        if (at[SIGMA_U] >= 0) != (n_t > 1) or (at[U_Z] >= 0) != (n_t > 1):
+            raise KernelMismatch("the participant effect u is expected exactly when there is more than one follow-up")
+        obs_index = np.full((n, n_a), -1, dtype=np.int64)
+        obs_index[x_obs] = np.arange(len(x_obs[0]))
+        mis_index = np.full((n, n_a), -1, dtype=np.int64)
+        mis_index[x_mis] = np.arange(len(x_mis[0]))
+        b_mis_index = np.full(n, -1, dtype=np.int64)
+        b_mis_index[b_mis] = np.arange(len(b_mis))
+        y_i, y_t = data.followup_observed_cells
+        return cls(at, obs_index, mis_index, b_mis_index, y_i.astype(np.int64), y_t.astype(np.int64))
+
+    def key(self, shared_names) -> str:
+        parts = [_SOURCE_HASH, tuple(shared_names)]
+        parts += [a.tobytes() for a in (self.at, self.obs_index, self.mis_index, self.b_mis_index, self.y_i, self.y_t)]
+        return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+_WRAPPER_SRC = """
+def track_b_logp_dlogp({args}):
+    return logp_dlogp(
+        x, AT, OBS_INDEX, MIS_INDEX, B_MIS_INDEX, Y_I, Y_T, ({priors},), x_data, b_data, y_data
+    )
+"""
+
+
+def wrapper(layout: OutcomeLayout, shared_names):
+    """A numba function with the signature of PyTensor's compiled logp-and-gradient, ``(x, *shared)`` in
+    ``shared_names`` order, calling :func:`logp_dlogp`; stored in PyTensor's numba cache under the layout's key.
+
+    A prior the model does not have (``prior_sigma_u`` with one follow-up, the Student-t ``prior_nu_*`` with
+    normal residuals) is passed as 1.0, which the kernel never reads for that structure.
+    """
+    from pytensor.link.numba.cache import compile_numba_function_src
+
+    names = list(shared_names)
+    needed = ["x_data", "b_data", "y_data", *(p for p in _PRIORS[:8]), "prior_sigma"]
+    missing = [n for n in needed if n not in names]
+    if missing:
+        raise KernelMismatch(f"the model has no pm.Data {missing}; the kernel expects the Track B outcome model's")
+    src = _WRAPPER_SRC.format(
+        args=", ".join(["x", *names]), priors=", ".join(f"{p}[()]" if p in names else "1.0" for p in _PRIORS)
+    )
+    env = {
+        "__name__": __name__, "np": np, "logp_dlogp": logp_dlogp, "AT": layout.at, "OBS_INDEX": layout.obs_index,
+        "MIS_INDEX": layout.mis_index, "B_MIS_INDEX": layout.b_mis_index, "Y_I": layout.y_i, "Y_T": layout.y_t,
+    }  # fmt: skip
+    fn = compile_numba_function_src(src, "track_b_logp_dlogp", env, cache_key=layout.key(names))
+    return numba.njit(cache=True)(fn)
+
+
+def gradient_for(data):
+    """``(model, shared_names) -> kernel`` for :func:`models.compile.register_handwritten`: the kernel of an outcome
+    model built from ``data`` (a :class:`models.participant.CohortData`)."""
+    return lambda model, shared_names: wrapper(OutcomeLayout.from_model(model, data), shared_names)
