@@ -28,6 +28,7 @@ from models.evidence import R_MAX
 from models.predictive import simulate_r
 from models.published import PublishedData, observation_values
 from models.reported import reported
+from models.sampling import numba_mode
 
 RANK_COLUMNS = ["replicate", "parameter", "truth", "rank", "n_ranks", "in50", "in90", "divergences"]
 
@@ -119,7 +120,9 @@ def monitored(model: pm.Model, kind: str) -> list[str]:
 def prior_draws(model: pm.Model, var_names: list[str], n: int, seed: int) -> dict[str, np.ndarray]:
     """``n`` joint prior draws of ``var_names`` (free, deterministic or observed variables), draw-major."""
     with model:
-        prior = pm.sample_prior_predictive(draws=n, var_names=var_names, random_seed=seed, return_inferencedata=False)
+        prior = pm.sample_prior_predictive(
+            draws=n, var_names=var_names, random_seed=seed, return_inferencedata=False, compile_kwargs=numba_mode()
+        )
     return {k: np.asarray(v) for k, v in prior.items()}
 
 
