@@ -100,20 +100,23 @@ def logp_dlogp(x, at, obs_index, mis_index, b_mis_index, y_i, y_t, hyper, x_data
         logp += -0.5 * v * v - _LOG_2PI_HALF
         grad[at[V_Z] + i] = -v
 
-    # trajectory density of every alliance cell, observed (x_observed) or missing (x_missing) alike
-    d_sigma_v = 0.0
+    # trajectory density of every alliance cell, observed (x_observed) or missing (x_missing) alike; the
+    # normalising terms once for all cells
+    d_sigma_v, sum_r2 = 0.0, 0.0
     for i in range(n):
         v = x[at[V_Z] + i]
         for a in range(n_a):
             m = mis_index[i, a]
             xm[i, a] = x_data[obs_index[i, a]] if m < 0 else x[at[X_MISSING] + m]
-            lp, d_mu, r = _normal(xm[i, a], x[at[THETA] + a] + sigma_v * v, sigma_x)
-            logp += lp
+            r = (xm[i, a] - x[at[THETA] + a] - sigma_v * v) / sigma_x
+            sum_r2 += r * r
+            d_mu = r / sigma_x
             grad[at[THETA] + a] += d_mu
             grad[at[V_Z] + i] += d_mu * sigma_v
             d_sigma_v += d_mu * v
-            grad[at[SIGMA_X]] += r * r - 1.0  # d/d log sigma_x
             d_xm[i, a] = -d_mu
+    logp += -0.5 * sum_r2 - n * n_a * (math.log(sigma_x) + _LOG_2PI_HALF)
+    grad[at[SIGMA_X]] += sum_r2 - n * n_a  # d/d log sigma_x
     grad[at[SIGMA_V]] += d_sigma_v * sigma_v
 
     # baseline, missing entries imputed from Normal(0, 1)
@@ -169,9 +172,17 @@ def logp_dlogp(x, at, obs_index, mis_index, b_mis_index, y_i, y_t, hyper, x_data
         t_const = math.lgamma(0.5 * (nu + 1.0)) - math.lgamma(0.5 * nu) - 0.5 * (math.log(nu) + _LOG_PI)
         d_nu = len(y_data) * (0.5 * digamma(0.5 * (nu + 1.0)) - 0.5 * digamma(0.5 * nu) - 0.5 / nu)
 
-    # outcome likelihood: y[i, t] ~ Normal or StudentT(alpha[t] + b[i] beta[t] + x[i] . gamma[:, t] + u[i], sigma)
+    # outcome likelihood: y[i, t] ~ Normal or StudentT(alpha[t] + b[i] beta[t] + x[i] . gamma[:, t] + u[i], sigma);
+    # the terms that do not depend on the cell once for all cells
+    n_y = len(y_data)
+    logp -= n_y * math.log(sigma)
+    grad[at[SIGMA]] -= n_y
+    if student_t:
+        logp += n_y * t_const
+    else:
+        logp -= n_y * _LOG_2PI_HALF
     d_sigma_u = 0.0
-    for k in range(len(y_data)):
+    for k in range(n_y):
         i, t = y_i[k], y_t[k]
         mu = x[at[ALPHA] + t] + b[i] * x[at[BETA] + t]
         for a in range(n_a):
@@ -181,15 +192,16 @@ def logp_dlogp(x, at, obs_index, mis_index, b_mis_index, y_i, y_t, hyper, x_data
         r = (y_data[k] - mu) / sigma
         if student_t:
             q = r * r / nu
-            logp += t_const - math.log(sigma) - 0.5 * (nu + 1.0) * math.log1p(q)
-            w = (nu + 1.0) / (nu + r * r)  # d/dmu = w r / sigma, d/d log sigma = w r^2 - 1
+            log1p_q = math.log1p(q)
+            logp -= 0.5 * (nu + 1.0) * log1p_q
+            w = (nu + 1.0) / (nu + r * r)  # d/dmu = w r / sigma, d/d log sigma = w r^2 (- 1 above)
             d_mu = w * r / sigma
-            grad[at[SIGMA]] += w * r * r - 1.0
-            d_nu += -0.5 * math.log1p(q) + 0.5 * w * q
+            grad[at[SIGMA]] += w * r * r
+            d_nu += -0.5 * log1p_q + 0.5 * w * q
         else:
-            logp += -0.5 * r * r - math.log(sigma) - _LOG_2PI_HALF
+            logp -= 0.5 * r * r
             d_mu = r / sigma
-            grad[at[SIGMA]] += r * r - 1.0
+            grad[at[SIGMA]] += r * r
         grad[at[ALPHA] + t] += d_mu
         grad[at[BETA] + t] += d_mu * b[i]
         d_b[i] += d_mu * x[at[BETA] + t]
