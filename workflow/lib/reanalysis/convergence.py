@@ -76,12 +76,14 @@ def _rhat(a: np.ndarray) -> np.ndarray:
         return np.sqrt((between / within + draws - 1) / draws)
 
 
-def _autocov(a: np.ndarray) -> np.ndarray:
+def _mean_autocov(a: np.ndarray) -> np.ndarray:
+    """Autocovariance of each chain, averaged over chains: (n, chains, draws) -> (n, draws). The inverse FFT is
+    linear, so the chains' power spectra are averaged first and transformed back once per scalar."""
     n = a.shape[2]
     centred = a - a.mean(axis=2, keepdims=True)
     spectrum = np.fft.rfft(centred, n=next_fast_len(2 * n), axis=2)
-    spectrum *= np.conjugate(spectrum)
-    return np.fft.irfft(spectrum, n=next_fast_len(2 * n), axis=2)[:, :, :n] / n
+    power = (spectrum.real**2 + spectrum.imag**2).mean(axis=1)
+    return np.fft.irfft(power, n=next_fast_len(2 * n), axis=1)[:, :n] / n
 
 
 @numba.njit(cache=True)
@@ -119,7 +121,7 @@ def _ess(a: np.ndarray) -> np.ndarray:
     if len(varying) == 0:
         return out
     a = a[varying]
-    mean_acov = _autocov(a).mean(axis=1)
+    mean_acov = _mean_autocov(a)
     var_plus = (mean_acov[:, 0] * n_draw / (n_draw - 1.0)) * (n_draw - 1.0) / n_draw  # ArviZ's order of operations
     if n_chain > 1:
         var_plus = var_plus + np.var(a.mean(axis=2), axis=1, ddof=1)
