@@ -169,8 +169,8 @@ def _patch_nutpie_wrappers() -> bool:
     def make_c_logp_func(n_dim, logp_fn, user_data, shared_logp, shared_data):
         # Same contract as nutpie's logp_numba: 0 ok, -1 wrong dimension, 3 non-finite gradient,
         # 4 non-finite log density.
-        if _state["gradient"] is not None:  # a hand-written gradient, checked against PyTensor's own first
-            logp_fn = _checked(_state["gradient"](shared_logp), logp_fn, n_dim, [shared_data[n] for n in shared_logp])
+        if _state["gradient"] is not None:  # a hand-written gradient, verified against the model (verify_kernel)
+            logp_fn = _state["gradient"](shared_logp, n_dim, [shared_data[n] for n in shared_logp])
         extract = cp.make_extraction_fn(logp_fn, shared_data, shared_logp, user_data.dtype)
         c_sig = numba.types.int64(numba.types.uint64, f64p, f64p, f64p, numba.types.voidptr)
         key = _callback_key(logp_fn, "logp", n_dim, _shared_layout(shared_logp, shared_data, user_data.dtype))
@@ -245,10 +245,35 @@ def first_compile_lock(key: str, folder: Path | None = None):
 def register_handwritten(model: pm.Model, factory) -> None:
     """Offer a hand-written log density and gradient for ``model``, used by :func:`compile_nutpie` instead of
     PyTensor's compiled graph. ``factory(model, shared_names)`` returns a numba function ``(x, *shared) ->
-    (logp, grad)`` with the shared variables in ``shared_names`` order; it is compared with PyTensor's own on
-    random points at every compile (:func:`_checked`), so a model edited without its kernel fails loudly.
+    (logp, grad)`` with the shared variables in ``shared_names`` order; it is compared with the model's own on
+    random points before it is first used with a model structure (:func:`verify_kernel`), so a model edited
+    without its kernel fails loudly.
     """
     _HANDWRITTEN[model] = factory
+
+
+def logp_dlogp_reference(model: pm.Model, mode: str | None = "FAST_COMPILE"):
+    """PyMC's log density and gradient of ``model`` as a function ``(x, *shared) -> (logp, grad)`` of nutpie's
+    joined vector x (value variables in ``model.value_vars`` order, raveled), with the model's current ``pm.Data``
+    values (``shared`` is accepted and ignored, for :func:`check_against`). Returns (function, length of x).
+
+    The default mode evaluates PyTensor's graph op by op in Python (scipy for erfcx and digamma): it compiles in
+    under a second where the numba graph takes 15-25 s with an empty cache, and shares no code with numba.
+    ``mode=None`` gives PyTensor's default (C) backend.
+    """
+    import pytensor
+
+    fn = pytensor.function(model.value_vars, [model.logp(), model.dlogp()], mode=mode, on_unused_input="ignore")
+    point = model.initial_point()
+    shapes = [np.shape(point[v.name]) for v in model.value_vars]
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    bounds = np.cumsum([0, *sizes])
+
+    def reference(x, *_shared):
+        logp, grad = fn(*[x[a:b].reshape(shape) for a, b, shape in zip(bounds[:-1], bounds[1:], shapes, strict=True)])
+        return logp, grad
+
+    return reference, int(bounds[-1])
 
 
 class KernelMismatch(RuntimeError):
@@ -287,10 +312,37 @@ def check_against(kernel, reference, n_dim: int, shared: list[np.ndarray], point
     return worst
 
 
-def _checked(kernel, reference, n_dim: int, shared: list) -> object:
+def verify_kernel(
+    model: pm.Model, kernel, n_dim: int, shared: list, structure: str | None = None, folder: Path | None = None
+) -> bool:
+    """Check ``kernel`` against ``model`` (:func:`check_against`, reference :func:`logp_dlogp_reference`) unless
+    this kernel has passed the check with this model structure before; returns whether it checked now.
+    ``structure``: :func:`structure_key` of the model, when the caller has it.
+
+    A pass is recorded on disk, beside the compile cache, under a key of the model's structure
+    (:func:`structure_key`: the log-density graph and the data shapes) and the kernel's own cache key (its
+    source and layout). Priors and observations are inputs of both and not part of the key: a prior edit is
+    not a new structure, while an edited model or kernel is, and is checked again.
+    """
+    import pytensor
+    from pytensor.link.numba.cache import CACHED_SRC_FUNCTIONS
+
+    py_func = getattr(kernel, "py_func", None)  # a numba function made by compile_numba_function_src has a key
+    kernel_key = CACHED_SRC_FUNCTIONS.get(py_func) if py_func is not None else None
+    key = hashlib.sha256(repr((structure or structure_key(model), kernel_key, n_dim)).encode()).hexdigest()[:32]
+    folder = folder or Path(pytensor.config.compiledir) / "reanalysis-kernel-checks"
+    passed = folder / f"{key}.passed"
+    if kernel_key is not None and passed.exists():
+        return False
+    reference, size = logp_dlogp_reference(model)
+    if size != n_dim:
+        raise KernelMismatch(f"the model has {size} unconstrained parameters; nutpie compiled {n_dim}")
     worst = check_against(kernel, reference, n_dim, shared)
-    log.info("hand-written gradient agrees with PyTensor's (largest relative difference %.2g)", worst)
-    return kernel
+    log.info("hand-written gradient agrees with the model's (largest relative difference %.2g)", worst)
+    if kernel_key is not None:  # a kernel without a cache key is checked at every compile
+        folder.mkdir(parents=True, exist_ok=True)
+        passed.touch()
+    return True
 
 
 def compile_nutpie(model: pm.Model, gradient: str = "handwritten"):
@@ -305,9 +357,16 @@ def compile_nutpie(model: pm.Model, gradient: str = "handwritten"):
     import nutpie
 
     factory = _HANDWRITTEN.get(model) if gradient == "handwritten" and _state["nutpie_patched"] else None
-    _state["gradient"] = (lambda names: factory(model, names)) if factory else None
+    structure = structure_key(model)
+
+    def verified(names, n_dim, shared):
+        kernel = factory(model, names)
+        verify_kernel(model, kernel, n_dim, shared, structure)
+        return kernel
+
+    _state["gradient"] = verified if factory else None
     try:
-        with first_compile_lock(structure_key(model)):
+        with first_compile_lock(structure):
             # cache=True: the C callbacks are stored under the keys of _callback_key (only with the patch active;
             # nutpie's own closures would miss the cache every time).
             return nutpie.compile_pymc_model(model, cache=_state["nutpie_patched"])

@@ -114,24 +114,6 @@ def published_observations():
     return build_observations(table, table.set_index("row_id")["n"], settings)[0]
 
 
-def pymc_logp_dlogp(model):
-    """PyMC's log density and gradient of ``model`` as a function of nutpie's joined vector x (value variables in
-    ``model.value_vars`` order, raveled), with the C backend: a code path independent of the numba one the
-    hand-written kernels are checked against at run time. Returns (function, length of x)."""
-    logp, dlogp = model.compile_logp(), model.compile_dlogp()
-    shapes = {k: np.shape(v) for k, v in model.initial_point().items()}
-
-    def reference(x):
-        point, start = {}, 0
-        for value in model.value_vars:
-            size = int(np.prod(shapes[value.name]))
-            point[value.name] = x[start : start + size].reshape(shapes[value.name])
-            start += size
-        return logp(point), dlogp(point)
-
-    return reference, sum(int(np.prod(s)) for s in shapes.values())
-
-
 def shared_values(model, names):
     """The current values of the model's pm.Data ``names``, in that order (a kernel's trailing arguments)."""
     return [np.asarray(model[n].get_value()) for n in names]

@@ -202,3 +202,45 @@ def test_a_failed_first_compile_leaves_no_done_mark(tmp_path):
     with pytest.raises(RuntimeError), mc.first_compile_lock("bad", tmp_path):
         raise RuntimeError("compile failed")
     assert not (tmp_path / "bad.done").exists()  # the next process compiles it itself
+
+
+@pytest.mark.parametrize("build", [_model, _student_t_model], ids=["track_a", "student_t"])
+def test_python_reference_matches_the_c_backend(build):
+    """The reference a kernel is verified against (op by op in Python, scipy's erfcx and digamma) is PyMC's model:
+    the same log density and gradient as PyTensor's C backend."""
+    model = build()
+    python, n_dim = mc.logp_dlogp_reference(model)
+    c_backend, n_dim_c = mc.logp_dlogp_reference(model, mode=None)
+    assert n_dim == n_dim_c
+    rng = np.random.default_rng(3)
+    for scale in (0.1, 1.0, 2.5):
+        x = scale * rng.standard_normal(n_dim)
+        (logp, grad), (ref_logp, ref_grad) = python(x), c_backend(x)
+        assert_allclose(logp, ref_logp, rtol=1e-12)
+        assert_allclose(grad, ref_grad, rtol=1e-9, atol=1e-12)
+
+
+def test_a_kernel_is_verified_once_per_model_structure_and_a_wrong_one_never(tmp_path):
+    """verify_kernel checks a kernel the first time it meets a model structure and records the pass; later compiles
+    of the same structure (any prior set) skip the check. A kernel that fails is recorded nowhere."""
+    model = _model()
+    names = [v.name for v in model.data_vars]
+    shared = [np.asarray(model[n].get_value()) for n in names]
+    kernel = mc._HANDWRITTEN[model](model, names)
+    n_dim = mc.logp_dlogp_reference(model)[1]
+    assert mc.verify_kernel(model, kernel, n_dim, shared, folder=tmp_path) is True
+    assert len(list(tmp_path.iterdir())) == 1
+    assert mc.verify_kernel(model, kernel, n_dim, shared, folder=tmp_path) is False  # recorded: not checked again
+    other_prior = _model()  # same structure under another prior set
+    other_prior["prior_mu_sd"].set_value(np.asarray(0.2))
+    assert mc.verify_kernel(other_prior, kernel, n_dim, shared, folder=tmp_path) is False
+
+    def wrong(x, *args):  # a kernel out of step with the model: the log density of a model with one term more
+        logp, grad = kernel(x, *args)
+        return logp - 0.5 * x[0] ** 2, grad - np.eye(len(x))[0] * x[0]
+
+    with pytest.raises(mc.KernelMismatch, match="disagrees"):
+        mc.verify_kernel(model, wrong, n_dim, shared, folder=tmp_path / "other")
+    assert not (tmp_path / "other").exists()
+    with pytest.raises(mc.KernelMismatch, match="unconstrained parameters"):
+        mc.verify_kernel(model, kernel, n_dim + 1, shared, folder=tmp_path / "other")

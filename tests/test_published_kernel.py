@@ -10,7 +10,7 @@ import ctypes
 
 import numpy as np
 import pytest
-from conftest import CONFIG, published_observations, pymc_logp_dlogp, shared_values
+from conftest import CONFIG, published_observations, shared_values
 from numpy.testing import assert_allclose
 
 from models import compile as mc
@@ -37,7 +37,7 @@ def _sign_unknown(obs):
 def _kernel_and_reference(model, data):
     """The kernel (reading every pm.Data of the model) and PyMC's C-backend log density and gradient."""
     names = [v.name for v in model.data_vars]
-    reference, n_dim = pymc_logp_dlogp(model)
+    reference, n_dim = mc.logp_dlogp_reference(model, mode=None)  # PyMC's C backend
     return wrapper(KernelLayout.from_model(model, data), names), reference, names, n_dim
 
 
