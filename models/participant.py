@@ -352,7 +352,7 @@ def build_outcome_model(data: CohortData, prior: ParticipantPrior, residual: str
         pm.Deterministic("slope_mcid", points / mcid, dims=("alliance_time", "followup"))
         pm.Deterministic("slope_mean_points", gamma_mean * scale)
         pm.Deterministic("slope_mean_mcid", gamma_mean * scale / mcid)
-    # nutpie samples with a hand-written gradient, checked against this graph at every compile
+    # nutpie samples with a hand-written gradient, verified against this graph once per model structure
     register_handwritten(model, gradient_for(data))
     return model
 

@@ -5,8 +5,9 @@ each node, so its fits, Student-t variants and SBC replicates spend most of thei
 :func:`logp_dlogp` computes the same log density and gradient in a few loops over the participants' cells.
 
 Like :mod:`models.published_kernel` it is a second implementation of a model whose definition stays the
-PyMC one (:func:`models.participant.build_outcome_model`): every time nutpie compiles the model with it,
-:func:`models.compile.check_against` compares the two on random points and stops the fit if they disagree;
+PyMC one (:func:`models.participant.build_outcome_model`): the first time nutpie compiles a model structure
+with it, :func:`models.compile.verify_kernel` compares the two on random points and stops the fit if they
+disagree;
 ``sampler.gradient: pytensor`` samples with PyTensor's own gradient instead. The missing-data pattern and
 the positions of the parameters are structure, fixed per compiled model (:class:`OutcomeLayout`); priors
 and data are read from the model's ``pm.Data`` on every call, so ``with_data`` (prior sets, SBC

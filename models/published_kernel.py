@@ -6,8 +6,9 @@ spends 90% of its sampling time there. :func:`logp_dlogp` computes the same log 
 loop over the rows (measured in ``bench/``).
 
 It is a second implementation of :func:`models.published.build_published_model`, which stays the model's
-definition. So every time nutpie compiles a model with this kernel, :func:`models.compile.check_against`
-compares the two on random points and stops the fit if they disagree (``KernelMismatch``);
+definition. So the first time nutpie compiles a model structure with this kernel,
+:func:`models.compile.verify_kernel` compares the two on random points and stops the fit if they disagree
+(``KernelMismatch``), recording a pass for that structure and kernel;
 ``sampler.gradient: pytensor`` in config samples with PyTensor's own gradient instead. Row kinds, group
 indices and positions of the parameters are structure, fixed per compiled model (:class:`KernelLayout`);
 priors and observations are read from the model's ``pm.Data`` on every call, so ``with_data`` (prior sets,
