@@ -1,7 +1,6 @@
 # Bayesian reanalysis of therapeutic alliance and outcome in psychedelic-assisted therapy.
 # Contents: validate config (common) -> validate and audit the published table (data) -> fit every
 # model x prior set (model) -> convergence gate (check) -> tables, figures, report (report).
-import sys
 from pathlib import Path
 
 from snakemake.utils import min_version
@@ -25,18 +24,13 @@ include: "workflow/rules/report.smk"
 include: "workflow/rules/audit.smk"
 
 
-# Jobs' scripts run in forks of one pre-imported process (config: worker). It starts here, while Snakemake builds
-# the DAG, when the command line runs jobs; otherwise (or if this start was skipped) in onstart.
-if config["worker"] and workflow.is_main_process and worker.runs_jobs(sys.argv):
-    worker.start("logs/worker.log")
-
-
 rule all:
     default_target: True
     input:
         rules.report.output.html,
 
 
+# Jobs' scripts run in forks of one pre-imported process, started here once per run (config: worker).
 onstart:
     if config["worker"]:
         worker.start("logs/worker.log")

@@ -1,9 +1,8 @@
 """Run the pipeline's job scripts in forks of one process that has already imported PyMC, ArviZ and the rest.
 
 A job script spends 2-3 s importing its libraries before it does any work, and a prior edit reruns 21 jobs.
-The Snakefile starts :func:`serve` once per Snakemake run, while it is parsed when the command line runs jobs
-(the server's 2-3 s of imports then overlap Snakemake's DAG building), else in ``onstart``. Each script's first
-statement, :func:`delegate`, hands the very script file Snakemake wrote (preamble and all) to that process, which forks,
+The Snakefile's ``onstart`` hook starts :func:`serve` once per Snakemake run; each script's first statement,
+:func:`delegate`, hands the very script file Snakemake wrote (preamble and all) to that process, which forks,
 gives the fork the job's stdin/stdout/stderr, working directory and argv, and runs the file there. The job's
 exit status comes back to the script, which exits with it, so Snakemake sees an ordinary job.
 
@@ -312,40 +311,14 @@ def _pid_exists(pid: int) -> bool:
 
 
 _server: subprocess.Popen | None = None  # started by this (Snakemake's) process
-# Snakemake options after which no job runs (dry run, graphs, listings, summaries, lint, touch, unlock, help), and
-# the letters of their short forms: a server started for them would import for nothing
-_NO_JOB_OPTIONS = {
-    "--dry-run", "--dryrun", "--dag", "--rulegraph", "--filegraph", "--d3dag", "--summary", "--detailed-summary",
-    "--lint", "--list", "--list-rules", "--list-target-rules", "--lt", "--list-changes", "--lc", "--unlock",
-    "--cleanup-metadata", "--cm", "--touch", "--help", "--version", "--archive", "--report", "--containerize",
-    "--generate-unit-tests", "--delete-all-output", "--delete-temp-output", "--cleanup-shadow",
-    "--conda-create-envs-only", "--print-compilation", "--list-conda-envs", "--compile-scripts",
-}  # fmt: skip
-_NO_JOB_LETTERS = set("ntlSDhv")
-
-
-def runs_jobs(argv: list[str]) -> bool:
-    """Whether a Snakemake command line runs jobs, judged from its options alone (for :func:`start` while the
-    Snakefile is parsed, before Snakemake says). A wrong yes costs an idle server until Snakemake exits; a wrong no,
-    the start in ``onstart`` as before."""
-    for arg in argv[1:]:
-        if arg.split("=", 1)[0] in _NO_JOB_OPTIONS:
-            return False
-        if arg.startswith("-") and not arg.startswith("--") and _NO_JOB_LETTERS & set(arg[1:]):
-            return False
-    return True
 
 
 def start(log: str | Path) -> None:
-    """Start a server for this Snakemake process and point its jobs at it (``ALLIANCE_WORKER``), once: the Snakefile
-    calls it while it is parsed, when the command runs jobs (:func:`runs_jobs`), so that the server imports while
-    Snakemake builds its DAG, and again in ``onstart``, where it does nothing if the server is up.
+    """The ``onstart`` hook: start a server for this Snakemake process and point its jobs at it (``ALLIANCE_WORKER``).
 
     The server logs to ``log`` and stops with Snakemake, or at :func:`stop`.
     """
     global _server
-    if _server is not None and _server.poll() is None:
-        return
     path = os.path.join(tempfile.mkdtemp(prefix="alliance-worker-"), "socket")
     os.environ[ENV] = path  # before the server starts, so that its environment is the jobs'
     Path(log).parent.mkdir(parents=True, exist_ok=True)
