@@ -155,8 +155,21 @@ def sampler_section(s: dict) -> list[str]:
     return lines + [""]
 
 
+def gradient_section(g: list[dict]) -> list[str]:
+    lines = ["## Hand-written gradients against PyTensor's compiled graph (same process, same seeds, 2 cores)", ""]
+    lines += [_row("model", "likelihood / residual", "hand-written", "PyTensor", "ratio", "same steps",
+                   "largest difference of posterior means")]  # fmt: skip
+    lines.append(_row(*["---"] * 7))
+    for r in g:
+        same = "yes" if r["steps"]["handwritten"] == r["steps"]["pytensor"] else "no"
+        lines.append(_row(r["model"], r["residual"], _s(r["median_s"]["handwritten"]), _s(r["median_s"]["pytensor"]),
+                          f"{r['ratio']:.1f}×", same, f"{r['max_mean_difference']:.2g}"))  # fmt: skip
+    return lines + ["", "Sampling only (median of the alternating repetitions); compile excluded.", ""]
+
+
 def main() -> str:
     p, s, b = _load("pipeline.json"), _load("samplers.json"), _load("brms.json")
+    g = _load("gradients.json")
     machine = next((d["machine"] for d in (p, b, s) if d and "machine" in d), {})
     lines = ["# Benchmark results", "", f"Machine: {json.dumps(machine)}", ""]
     if b and not p:
@@ -168,6 +181,8 @@ def main() -> str:
         lines += [f"Run: {p['when']}{at}, `snakemake --cores {p['cores']}`.", ""] + pipeline_section(p)
     if b:
         lines += brms_section(p, b, s)
+    if g:
+        lines += gradient_section(g)
     if s:
         lines += sampler_section(s)
     settings = RESULTS / "settings.jsonl"
