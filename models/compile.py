@@ -252,6 +252,15 @@ def register_handwritten(model: pm.Model, factory) -> None:
     _HANDWRITTEN[model] = factory
 
 
+def compile_kernel(src: str, name: str, env: dict, key: str):
+    """The numba function ``name`` defined by ``src`` with ``env`` as its globals, stored in PyTensor's numba cache
+    under ``key``: a hand-written kernel's wrapper, specialised to one model structure by the constants in ``env``."""
+    import numba
+    from pytensor.link.numba.cache import compile_numba_function_src
+
+    return numba.njit(cache=True)(compile_numba_function_src(src, name, env, cache_key=key))
+
+
 def logp_dlogp_reference(model: pm.Model, mode: str | None = "FAST_COMPILE"):
     """PyMC's log density and gradient of ``model`` as a function ``(x, *shared) -> (logp, grad)`` of nutpie's
     joined vector x (value variables in ``model.value_vars`` order, raveled), with the model's current ``pm.Data``

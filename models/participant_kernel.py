@@ -25,7 +25,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from models.compile import KernelMismatch, digamma_scalar
+from models.compile import KernelMismatch, compile_kernel, digamma_scalar
 
 _LOG_2PI_HALF = 0.5 * math.log(2.0 * math.pi)
 _LOG_HALFNORMAL = 0.5 * math.log(2.0 / math.pi)
@@ -48,18 +48,24 @@ digamma = numba.njit(digamma_scalar, cache=True)
 
 
 @numba.njit(cache=True)
-def _normal(x, mu, sd):
-    """(log Normal(x | mu, sd), r / sd, r) with r = (x - mu) / sd: the value, its derivative in mu, the z-score."""
-    r = (x - mu) / sd
-    return -0.5 * r * r - math.log(sd) - _LOG_2PI_HALF, r / sd, r
+def _normal_priors(x, grad, start, count, mean, sd):
+    """Log density of Normal(mean, sd) priors on x[start:start + count]; sets their gradient."""
+    logp = 0.0
+    for k in range(start, start + count):
+        r = (x[k] - mean) / sd
+        logp += -0.5 * r * r
+        grad[k] = -r / sd
+    return logp - count * (math.log(sd) + _LOG_2PI_HALF)
 
 
 @numba.njit(cache=True)
-def _half_normal_log(u, scale):
-    """(log HalfNormal(exp(u) | scale) + u, its derivative in u, exp(u)): a positive parameter on the log scale."""
-    sigma = math.exp(u)
+def _half_normal_prior(x, grad, at, scale):
+    """(log HalfNormal(exp(x[at]) | scale) + x[at], exp(x[at])): a positive parameter on the log scale, Jacobian
+    included; sets its gradient."""
+    sigma = math.exp(x[at])
     s = sigma / scale
-    return _LOG_HALFNORMAL - math.log(scale) - 0.5 * s * s + u, 1.0 - s * s, sigma
+    grad[at] = 1.0 - s * s
+    return _LOG_HALFNORMAL - math.log(scale) - 0.5 * s * s + x[at], sigma
 
 
 @numba.njit(cache=True)
@@ -85,21 +91,12 @@ def logp_dlogp(x, at, obs_index, mis_index, b_mis_index, y_i, y_t, hyper, x_data
     d_gamma = work[2 * n * n_a + 2 * n + n_a * n_t :].reshape((n_a, n_t))
 
     # priors of the alliance trajectory
-    logp = 0.0
-    for a in range(n_a):
-        lp, d_mu, _ = _normal(x[at[THETA] + a], 0.0, hyper[P_THETA])
-        logp += lp
-        grad[at[THETA] + a] = -d_mu
-    lp, d_u, sigma_v = _half_normal_log(x[at[SIGMA_V]], hyper[P_SIGMA_V])
+    logp = _normal_priors(x, grad, at[THETA], n_a, 0.0, hyper[P_THETA])
+    lp, sigma_v = _half_normal_prior(x, grad, at[SIGMA_V], hyper[P_SIGMA_V])
     logp += lp
-    grad[at[SIGMA_V]] = d_u
-    lp, d_u, sigma_x = _half_normal_log(x[at[SIGMA_X]], hyper[P_SIGMA_X])
+    lp, sigma_x = _half_normal_prior(x, grad, at[SIGMA_X], hyper[P_SIGMA_X])
     logp += lp
-    grad[at[SIGMA_X]] = d_u
-    for i in range(n):
-        v = x[at[V_Z] + i]
-        logp += -0.5 * v * v - _LOG_2PI_HALF
-        grad[at[V_Z] + i] = -v
+    logp += _normal_priors(x, grad, at[V_Z], n, 0.0, 1.0)
 
     # trajectory density of every alliance cell, observed (x_observed) or missing (x_missing) alike; the
     # normalising terms once for all cells
@@ -131,38 +128,23 @@ def logp_dlogp(x, at, obs_index, mis_index, b_mis_index, y_i, y_t, hyper, x_data
             d_b[i] = -b[i]
 
     # priors of the outcome regression
-    for t in range(n_t):
-        lp, d_mu, _ = _normal(x[at[ALPHA] + t], 0.0, hyper[P_ALPHA])
-        logp += lp
-        grad[at[ALPHA] + t] = -d_mu
-        lp, d_mu, _ = _normal(x[at[BETA] + t], 0.0, hyper[P_BETA])
-        logp += lp
-        grad[at[BETA] + t] = -d_mu
+    logp += _normal_priors(x, grad, at[ALPHA], n_t, 0.0, hyper[P_ALPHA])
+    logp += _normal_priors(x, grad, at[BETA], n_t, 0.0, hyper[P_BETA])
+    logp += _normal_priors(x, grad, at[GAMMA_MEAN], 1, hyper[P_GAMMA_MEAN], hyper[P_GAMMA_SD])
+    lp, tau = _half_normal_prior(x, grad, at[TAU], hyper[P_TAU])
+    logp += lp
+    logp += _normal_priors(x, grad, at[DELTA], n_a * n_t, 0.0, 1.0)
     gamma_mean = x[at[GAMMA_MEAN]]
-    lp, d_mu, _ = _normal(gamma_mean, hyper[P_GAMMA_MEAN], hyper[P_GAMMA_SD])
-    logp += lp
-    grad[at[GAMMA_MEAN]] = -d_mu
-    lp, d_u, tau = _half_normal_log(x[at[TAU]], hyper[P_TAU])
-    logp += lp
-    grad[at[TAU]] = d_u
     for k in range(n_a * n_t):
-        delta = x[at[DELTA] + k]
-        logp += -0.5 * delta * delta - _LOG_2PI_HALF
-        grad[at[DELTA] + k] = -delta
-        gamma[k // n_t, k % n_t] = gamma_mean + tau * delta
+        gamma[k // n_t, k % n_t] = gamma_mean + tau * x[at[DELTA] + k]
     has_u = at[SIGMA_U] >= 0
     sigma_u = 0.0
     if has_u:
-        lp, d_u, sigma_u = _half_normal_log(x[at[SIGMA_U]], hyper[P_SIGMA_U])
+        lp, sigma_u = _half_normal_prior(x, grad, at[SIGMA_U], hyper[P_SIGMA_U])
         logp += lp
-        grad[at[SIGMA_U]] = d_u
-        for i in range(n):
-            u = x[at[U_Z] + i]
-            logp += -0.5 * u * u - _LOG_2PI_HALF
-            grad[at[U_Z] + i] = -u
-    lp, d_u, sigma = _half_normal_log(x[at[SIGMA]], hyper[P_SIGMA])
+        logp += _normal_priors(x, grad, at[U_Z], n, 0.0, 1.0)
+    lp, sigma = _half_normal_prior(x, grad, at[SIGMA], hyper[P_SIGMA])
     logp += lp
-    grad[at[SIGMA]] = d_u
     student_t = at[NU] >= 0
     nu, d_nu, t_const = 0.0, 0.0, 0.0
     if student_t:  # nu ~ Gamma(alpha, beta) on the log scale; the likelihood's nu-only terms once per call
@@ -298,8 +280,6 @@ def wrapper(layout: OutcomeLayout, shared_names):
     A prior the model does not have (``prior_sigma_u`` with one follow-up, the Student-t ``prior_nu_*`` with
     normal residuals) is passed as 1.0, which the kernel never reads for that structure.
     """
-    from pytensor.link.numba.cache import compile_numba_function_src
-
     names = list(shared_names)
     needed = ["x_data", "b_data", "y_data", *(p for p in _PRIORS[:8]), "prior_sigma"]
     missing = [n for n in needed if n not in names]
@@ -312,8 +292,7 @@ def wrapper(layout: OutcomeLayout, shared_names):
         "__name__": __name__, "np": np, "logp_dlogp": logp_dlogp, "AT": layout.at, "OBS_INDEX": layout.obs_index,
         "MIS_INDEX": layout.mis_index, "B_MIS_INDEX": layout.b_mis_index, "Y_I": layout.y_i, "Y_T": layout.y_t,
     }  # fmt: skip
-    fn = compile_numba_function_src(src, "track_b_logp_dlogp", env, cache_key=layout.key(names))
-    return numba.njit(cache=True)(fn)
+    return compile_kernel(src, "track_b_logp_dlogp", env, layout.key(names))
 
 
 def gradient_for(data):

@@ -26,7 +26,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from models.compile import KernelMismatch, erfcx_scalar
+from models.compile import KernelMismatch, compile_kernel, erfcx_scalar
 
 _LOG_2PI_HALF = 0.5 * math.log(2.0 * math.pi)
 _LOG_HALFNORMAL = 0.5 * math.log(2.0 / math.pi)
@@ -215,8 +215,6 @@ def wrapper(layout: KernelLayout, shared_names):
     A container the model's log density does not read (the second interval without sign-unknown rows) is
     not among ``shared_names``; the kernel then gets zeros there, which no row of that model reads.
     """
-    from pytensor.link.numba.cache import compile_numba_function_src
-
     names = list(shared_names)
     scales = [f"prior_sigma_{g}" for g in (*layout.terms, "residual")]
     missing = [n for n in ("prior_mu_mean", "prior_mu_sd", *scales) if n not in names]
@@ -234,8 +232,7 @@ def wrapper(layout: KernelLayout, shared_names):
         "LOG_SIGMA_AT": layout.log_sigma_at, "OFFSETS_AT": layout.offsets_at, "RESIDUAL_AT": layout.residual_at,
         "ZEROS": np.zeros(len(layout.kinds)),
     }  # fmt: skip
-    fn = compile_numba_function_src(src, "track_a_logp_dlogp", env, cache_key=layout.key(names))
-    return numba.njit(cache=True)(fn)
+    return compile_kernel(src, "track_a_logp_dlogp", env, layout.key(names))
 
 
 def gradient_for(data):

@@ -117,3 +117,20 @@ def published_observations():
 def shared_values(model, names):
     """The current values of the model's pm.Data ``names``, in that order (a kernel's trailing arguments)."""
     return [np.asarray(model[n].get_value()) for n in names]
+
+
+def assert_kernel_agrees(kernel, model, names, seed, n=40):
+    """A hand-written kernel (shared variables ``names``) gives PyMC's C-backend log density and gradient of
+    ``model`` at ``n`` random points, scaled from 0.1 to 2.5."""
+    from numpy.testing import assert_allclose
+
+    from models.compile import logp_dlogp_reference
+
+    reference, n_dim = logp_dlogp_reference(model, mode=None)
+    rng = np.random.default_rng(seed)
+    for i in range(n):
+        x = rng.standard_normal(n_dim) * (0.1, 1.0, 2.5)[i % 3]
+        ref_logp, ref_grad = reference(x)
+        logp, grad = kernel(x, *shared_values(model, names))
+        assert_allclose(logp, ref_logp, rtol=1e-10)
+        assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)

@@ -11,7 +11,7 @@ import ctypes
 
 import numpy as np
 import pytest
-from conftest import COHORT_SPECS, CONFIG, shared_values
+from conftest import COHORT_SPECS, CONFIG, assert_kernel_agrees, shared_values
 from numpy.testing import assert_allclose
 
 from models import compile as mc
@@ -37,18 +37,10 @@ def _model(data, residual="normal", prior="reference"):
     return build_outcome_model(data, to_participant_prior(CONFIG["priors"][prior]), residual)
 
 
-def _assert_agree(data, residual, seed, n=40):
+def _assert_agree(data, residual, seed):
     model = _model(data, residual)
     names = [v.name for v in model.data_vars]
-    kernel = wrapper(OutcomeLayout.from_model(model, data), names)
-    reference, n_dim = mc.logp_dlogp_reference(model, mode=None)  # PyMC's C backend
-    rng = np.random.default_rng(seed)
-    for i in range(n):
-        x = rng.standard_normal(n_dim) * (0.1, 1.0, 2.5)[i % 3]
-        ref_logp, ref_grad = reference(x)
-        logp, grad = kernel(x, *shared_values(model, names))
-        assert_allclose(logp, ref_logp, rtol=1e-10)
-        assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)
+    assert_kernel_agrees(wrapper(OutcomeLayout.from_model(model, data), names), model, names, seed)
 
 
 def test_kernel_digamma_is_the_tested_one():
