@@ -146,6 +146,7 @@ def logp_dlogp(x, at, obs_index, mis_index, b_mis_index, y_i, y_t, hyper, x_data
     lp, sigma = _half_normal_prior(x, grad, at[SIGMA], hyper[P_SIGMA])
     logp += lp
     student_t = at[NU] >= 0
+    n_y = len(y_data)
     nu, d_nu, t_const = 0.0, 0.0, 0.0
     if student_t:  # nu ~ Gamma(alpha, beta) on the log scale; the likelihood's nu-only terms once per call
         nu = math.exp(x[at[NU]])
@@ -153,11 +154,10 @@ def logp_dlogp(x, at, obs_index, mis_index, b_mis_index, y_i, y_t, hyper, x_data
         logp += shape * math.log(rate) - math.lgamma(shape) + shape * x[at[NU]] - rate * nu
         grad[at[NU]] = shape - rate * nu
         t_const = math.lgamma(0.5 * (nu + 1.0)) - math.lgamma(0.5 * nu) - 0.5 * (math.log(nu) + _LOG_PI)
-        d_nu = len(y_data) * (0.5 * digamma(0.5 * (nu + 1.0)) - 0.5 * digamma(0.5 * nu) - 0.5 / nu)
+        d_nu = n_y * (0.5 * digamma(0.5 * (nu + 1.0)) - 0.5 * digamma(0.5 * nu) - 0.5 / nu)
 
     # outcome likelihood: y[i, t] ~ Normal or StudentT(alpha[t] + b[i] beta[t] + x[i] . gamma[:, t] + u[i], sigma);
     # the terms that do not depend on the cell once for all cells
-    n_y = len(y_data)
     logp -= n_y * math.log(sigma)
     grad[at[SIGMA]] -= n_y
     if student_t:
@@ -281,7 +281,7 @@ def wrapper(layout: OutcomeLayout, shared_names):
     normal residuals) is passed as 1.0, which the kernel never reads for that structure.
     """
     names = list(shared_names)
-    needed = ["x_data", "b_data", "y_data", *(p for p in _PRIORS[:8]), "prior_sigma"]
+    needed = ["x_data", "b_data", "y_data", *_PRIORS[:8], "prior_sigma"]
     missing = [n for n in needed if n not in names]
     if missing:
         raise KernelMismatch(f"the model has no pm.Data {missing}; the kernel expects the Track B outcome model's")

@@ -8,7 +8,7 @@ nutpie's posterior for a conjugate normal model against its closed form. No timi
 import numpy as np
 import pymc as pm
 import pytest
-from conftest import COHORT_SPECS, CONFIG, published_observations
+from conftest import COHORT_SPECS, CONFIG, published_observations, shared_values
 from numpy.testing import assert_allclose
 from scipy import special
 
@@ -225,7 +225,7 @@ def test_a_kernel_is_verified_once_per_model_structure_and_a_wrong_one_never(tmp
     of the same structure (any prior set) skip the check. A kernel that fails is recorded nowhere."""
     model = _model()
     names = [v.name for v in model.data_vars]
-    shared = [np.asarray(model[n].get_value()) for n in names]
+    shared = shared_values(model, names)
     kernel = mc._HANDWRITTEN[model](model, names)
     n_dim = mc.logp_dlogp_reference(model)[1]
     assert mc.verify_kernel(model, kernel, n_dim, shared, folder=tmp_path) is True
