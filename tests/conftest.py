@@ -134,3 +134,42 @@ def assert_kernel_agrees(kernel, model, names, seed, n=40):
         logp, grad = kernel(x, *shared_values(model, names))
         assert_allclose(logp, ref_logp, rtol=1e-10)
         assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)
+
+
+def call_nutpie_logp(compiled, x):
+    """(status, log density, gradient) from the C callback nutpie samples ``compiled`` with, at ``x``."""
+    import ctypes
+
+    as_ptr = lambda a: a.ctypes.data_as(ctypes.POINTER(ctypes.c_double))  # noqa: E731
+    grad, logp = np.zeros(compiled.n_dim), np.zeros(1)
+    status = compiled.compiled_logp_func.ctypes(compiled.n_dim, as_ptr(x), as_ptr(grad), as_ptr(logp),
+                                                ctypes.c_void_p(compiled.user_data.ctypes.data))  # fmt: skip
+    return status, logp[0], grad
+
+
+def assert_callback_agrees(model, compiled_models, xs) -> list[float]:
+    """nutpie's C callback of each compiled model (``model`` compiled, perhaps with other pm.Data values swapped in
+    by ``with_data``) gives PyMC's log density and gradient of ``model`` with that compiled model's values, at each
+    of ``xs``. Returns the log densities, in order. The model's pm.Data are restored afterwards."""
+    from numpy.testing import assert_allclose
+
+    from models.compile import logp_dlogp_reference
+
+    reference, _ = logp_dlogp_reference(model)  # reads the pm.Data values when called
+    saved = {v.name: v.get_value() for v in model.data_vars}
+    seen = []
+    try:
+        for c in compiled_models:
+            for name, value in c.shared_data.items():
+                model[name].set_value(value)
+            for x in xs:
+                status, logp, grad = call_nutpie_logp(c, x)
+                ref_logp, ref_grad = reference(x)
+                assert status == 0
+                assert_allclose(logp, ref_logp, rtol=1e-10)
+                assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)
+                seen.append(logp)
+    finally:
+        for name, value in saved.items():
+            model[name].set_value(value)
+    return seen

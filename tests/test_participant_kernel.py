@@ -7,11 +7,9 @@ follow-up cells, with normal and Student-t residuals; PyTensor's compiled graph 
 nutpie after ``with_data`` swaps in another prior set and another cohort's values. No MCMC.
 """
 
-import ctypes
-
 import numpy as np
 import pytest
-from conftest import COHORT_SPECS, CONFIG, assert_kernel_agrees, shared_values
+from conftest import COHORT_SPECS, CONFIG, assert_callback_agrees, assert_kernel_agrees, call_nutpie_logp, shared_values
 from numpy.testing import assert_allclose
 
 from models import compile as mc
@@ -72,15 +70,6 @@ def test_kernel_matches_pymc_with_missing_cells_and_one_followup():
     _assert_agree(data, "student_t", seed=3)
 
 
-def _call(c, x):
-    """(status, log density, gradient) from the C callback nutpie samples with."""
-    as_ptr = lambda a: a.ctypes.data_as(ctypes.POINTER(ctypes.c_double))  # noqa: E731
-    grad, logp = np.zeros(c.n_dim), np.zeros(1)
-    status = c.compiled_logp_func.ctypes(c.n_dim, as_ptr(x), as_ptr(grad), as_ptr(logp),
-                                         ctypes.c_void_p(c.user_data.ctypes.data))  # fmt: skip
-    return status, logp[0], grad
-
-
 def test_nutpie_samples_with_the_kernel_and_with_data_reaches_it():
     """The C callback nutpie calls returns the kernel's values, for the compiled data and after with_data swaps in
     another prior set and another cohort with the same missing-data pattern (what SBC replicates do)."""
@@ -96,18 +85,9 @@ def test_nutpie_samples_with_the_kernel_and_with_data_reaches_it():
     values = {k: v for k, v in outcome_data_values(other).items() if k in compiled.shared_data}
     swapped = mc.with_data(compiled, {**sceptical, **values})
     xs = 0.7 * np.random.default_rng(4).standard_normal((5, compiled.n_dim))
-    seen = []
-    for c in (compiled, swapped):
-        for x in xs:
-            status, logp, grad = _call(c, x)
-            # PyTensor's compiled graph with this model's shared values (c.logp_func(x) would use the pm.Data's)
-            ref_logp, ref_grad = c.logp_func.vm.jit_fn(x, *[c.shared_data[v.name] for v in c.logp_func.get_shared()])
-            assert status == 0
-            assert_allclose(logp, ref_logp, rtol=1e-10)
-            assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)
-            seen.append(logp)
+    seen = assert_callback_agrees(model, (compiled, swapped), xs)
     assert np.all(np.abs(np.subtract(seen[:5], seen[5:])) > 1.0)  # the swapped values did reach the kernel
-    assert _call(compiled, np.full(compiled.n_dim, np.nan))[0] == 3  # a non-finite gradient is reported (status 3)
+    assert call_nutpie_logp(compiled, np.full(compiled.n_dim, np.nan))[0] == 3  # non-finite gradient: status 3
 
 
 def test_a_kernel_out_of_step_with_the_model_stops_the_compile():

@@ -6,12 +6,16 @@ a variant with sign-unknown rows (two intervals), with and without the second in
 graph called through nutpie after ``with_data`` swaps in another prior set and other observations. No MCMC.
 """
 
-import ctypes
-
 import numpy as np
 import pytest
-from conftest import CONFIG, assert_kernel_agrees, published_observations, shared_values
-from numpy.testing import assert_allclose
+from conftest import (
+    CONFIG,
+    assert_callback_agrees,
+    assert_kernel_agrees,
+    call_nutpie_logp,
+    published_observations,
+    shared_values,
+)
 
 from models import compile as mc
 from models.priors import to_z_prior
@@ -76,25 +80,39 @@ def test_nutpie_samples_with_the_kernel_and_with_data_reaches_it():
     sceptical = prior_data(to_z_prior(CONFIG["priors"]["sceptical"], GROUPING))
     sd = model["obs_sd"].get_value() / np.sqrt(2.0)  # about twice the n
     swapped = mc.with_data(compiled, {**sceptical, "obs_sd": sd})
-    as_ptr = lambda a: a.ctypes.data_as(ctypes.POINTER(ctypes.c_double))  # noqa: E731
     xs = 0.7 * np.random.default_rng(4).standard_normal((5, compiled.n_dim))
-    seen = []
-    for c in (compiled, swapped):
-        for x in xs:
-            grad, logp = np.zeros(c.n_dim), np.zeros(1)
-            status = c.compiled_logp_func.ctypes(c.n_dim, as_ptr(x), as_ptr(grad), as_ptr(logp),
-                                                 ctypes.c_void_p(c.user_data.ctypes.data))  # fmt: skip
-            # PyTensor's compiled graph with this model's shared values (c.logp_func(x) would use the pm.Data's)
-            ref_logp, ref_grad = c.logp_func.vm.jit_fn(x, *[c.shared_data[v.name] for v in c.logp_func.get_shared()])
-            assert status == 0
-            assert_allclose(logp[0], ref_logp, rtol=1e-10)
-            assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)
-            seen.append(logp[0])
+    seen = assert_callback_agrees(model, (compiled, swapped), xs)
     assert np.all(np.abs(np.subtract(seen[:5], seen[5:])) > 1.0)  # the swapped values did reach the kernel
-    x = np.full(compiled.n_dim, np.nan)  # a non-finite gradient is reported to nutpie (status 3)
-    grad, logp = np.zeros(compiled.n_dim), np.zeros(1)
-    assert compiled.compiled_logp_func.ctypes(compiled.n_dim, as_ptr(x), as_ptr(grad), as_ptr(logp),
-                                              ctypes.c_void_p(compiled.user_data.ctypes.data)) == 3  # fmt: skip
+    status = call_nutpie_logp(compiled, np.full(compiled.n_dim, np.nan))[0]
+    assert status == 3  # a non-finite gradient is reported to nutpie
+
+
+def test_a_model_with_a_kernel_compiles_no_pytensor_log_density(monkeypatch):
+    """With a hand-written kernel, nutpie's PyTensor log density and gradient are never built: the one PyTensor
+    function compiled is the expand function (deterministics), the stand-in refuses to run, and nutpie's helpers
+    are restored after the compile."""
+    if not mc.enable()["nutpie_patched"]:
+        pytest.skip("nutpie version changed: no hand-written gradient (see models/compile.py)")
+    import nutpie.compile_pymc as cp
+    import pymc.pytensorf as pf
+
+    original = pf.compile
+    compiled_with = []
+
+    def counting(inputs, outputs, *args, **kwargs):
+        compiled_with.append(sorted(kwargs))
+        return original(inputs, outputs, *args, **kwargs)
+
+    monkeypatch.setattr(pf, "compile", counting)
+    make_functions = cp._make_functions
+    model, _ = _model(published_observations())
+    compiled = mc.compile_nutpie(model, "handwritten")
+    assert compiled_with == [["givens", "mode"]]  # the expand function only
+    assert (pf.compile, cp._make_functions) == (counting, make_functions)
+    with pytest.raises(RuntimeError, match="hand-written kernel"):
+        compiled.logp_func.vm.jit_fn(np.zeros(compiled.n_dim))
+    read = {v.name for v in compiled.logp_func.get_shared()}
+    assert {"prior_mu_mean", "prior_sigma_residual", "obs_z_obs", "obs_sd"} <= read <= {v.name for v in model.data_vars}
 
 
 def test_a_kernel_out_of_step_with_the_model_stops_the_compile():
