@@ -33,6 +33,8 @@ _LOG_HALFNORMAL = 0.5 * math.log(2.0 / math.pi)
 _SQRT2 = math.sqrt(2.0)
 _LOG_HALF = math.log(0.5)
 POINT, ONE_SIDED, TWO_SIDED = 0, 1, 2
+_SQRT_2PI = math.sqrt(2.0 * math.pi)
+_DIRECT_MIN, _DIRECT_CANCEL = -20.0, 1e-3  # where _log_interval may subtract the CDFs
 
 _erfcx = numba.njit(erfcx_scalar, cache=True)
 
@@ -61,9 +63,15 @@ def _log_interval(a, b, mu, sd):
         lo, hi, sign = -zb, -za, 1.0
     else:
         lo, hi, sign = za, zb, -1.0
-    log_hi = _log_phi(hi)
-    lp = log_hi + _log1mexp(_log_phi(lo) - log_hi)
     # dlp/dhi = phi(hi)/P, dlp/dlo = -phi(lo)/P, both bounds moving with mu at the same rate sign/sd
+    if hi > _DIRECT_MIN:  # P from the two CDFs directly: 5 transcendental calls instead of 8
+        cdf_hi = 0.5 * math.erfc(-hi / _SQRT2)
+        p = cdf_hi - 0.5 * math.erfc(-lo / _SQRT2)
+        if p > _DIRECT_CANCEL * cdf_hi:  # at most 3 of the 16 digits cancelled (relative error < 1e-12)
+            density = (math.exp(-0.5 * hi * hi) - math.exp(-0.5 * lo * lo)) / _SQRT_2PI
+            return math.log(p), sign * density / (p * sd)
+    log_hi = _log_phi(hi)
+    lp = log_hi + _log1mexp(_log_phi(lo) - log_hi)  # in the log domain: far tails and narrow intervals
     ratio_hi = math.exp(-0.5 * hi * hi - _LOG_2PI_HALF - lp)
     ratio_lo = math.exp(-0.5 * lo * lo - _LOG_2PI_HALF - lp)
     return lp, sign * (ratio_hi - ratio_lo) / sd

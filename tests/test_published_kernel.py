@@ -2,8 +2,9 @@
 
 References: PyMC's own log density and gradient of the same model compiled with the C backend (a code path
 independent of the numba one the kernel is checked against at run time), on the real published table and on
-a variant with sign-unknown rows (two intervals), with and without the second interval; PyTensor's compiled
-graph called through nutpie after ``with_data`` swaps in another prior set and other observations. No MCMC.
+a variant with sign-unknown rows (two intervals), with and without the second interval; the C callback nutpie
+calls, against PyMC's log density, after ``with_data`` swaps in another prior set and other observations; one
+row's interval probability against scipy. No MCMC.
 """
 
 import numpy as np
@@ -14,13 +15,15 @@ from conftest import (
     assert_kernel_agrees,
     call_nutpie_logp,
     published_observations,
+    scipy_log_normal_interval,
     shared_values,
 )
+from numpy.testing import assert_allclose
 
 from models import compile as mc
 from models.priors import to_z_prior
 from models.published import PublishedData, build_published_model, prior_data
-from models.published_kernel import TWO_SIDED, KernelLayout, wrapper
+from models.published_kernel import TWO_SIDED, KernelLayout, _log_interval, wrapper
 
 GROUPING = CONFIG["published"]["grouping"]
 
@@ -85,6 +88,28 @@ def test_nutpie_samples_with_the_kernel_and_with_data_reaches_it():
     assert np.all(np.abs(np.subtract(seen[:5], seen[5:])) > 1.0)  # the swapped values did reach the kernel
     status = call_nutpie_logp(compiled, np.full(compiled.n_dim, np.nan))[0]
     assert status == 3  # a non-finite gradient is reported to nutpie
+
+
+@pytest.mark.parametrize(
+    "a, b, mu",
+    [
+        (-0.5, 0.2, 0.1),  # the bulk: the two CDFs subtracted directly
+        (0.3, 0.9, -0.2),  # the upper tail, reflected
+        (-3.0, -0.1, 0.1),  # one bound far out
+        (0.235, 0.245, 0.0),  # a rounding interval: little cancelled, still direct
+        (0.24, 0.24001, -0.3),  # narrower than the direct difference allows: log domain
+        (-9.0, -8.0, 0.0),  # beyond _DIRECT_MIN: log domain
+        (-np.inf, 0.1, 0.4),  # one-sided
+        (0.1, np.inf, -0.6),
+    ],
+)
+def test_log_interval_matches_scipy_in_both_branches(a, b, mu):
+    """log P(a < Y < b) and its derivative in mu, against scipy's log CDFs and their central difference."""
+    sd, h = 0.2, 1e-6
+    lp, d_mu = _log_interval(a, b, mu, sd)
+    assert_allclose(lp, scipy_log_normal_interval(a, b, mu, sd), rtol=1e-11, atol=1e-12)
+    numeric = (scipy_log_normal_interval(a, b, mu + h, sd) - scipy_log_normal_interval(a, b, mu - h, sd)) / (2 * h)
+    assert_allclose(d_mu, numeric, rtol=1e-5, atol=1e-7)
 
 
 def test_a_model_with_a_kernel_compiles_no_pytensor_log_density(monkeypatch):
