@@ -12,6 +12,8 @@ are handed to ArviZ itself.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import numba
 import numpy as np
 from scipy import special
@@ -159,16 +161,14 @@ def _with_arviz_fallback(a: np.ndarray, fast, arviz_fn, min_chains: int) -> np.n
     return out
 
 
+def _folded_rhat(split: np.ndarray) -> np.ndarray:
+    """R-hat of the normal scores of split chains' distances from their pooled median (the tail R-hat)."""
+    return _rhat(_z_scale(np.abs(split - np.median(split.reshape(len(split), -1), axis=1)[:, None, None])))
+
+
 def _rank_rhat(split: np.ndarray, z: np.ndarray) -> np.ndarray:
     """The larger of the bulk and folded-tail R-hat of split chains; ``z``: their normal scores."""
-    folded = np.abs(split - np.median(split.reshape(len(split), -1), axis=1)[:, None, None])
-    return np.maximum(_rhat(z), _rhat(_z_scale(folded)))
-
-
-def _rhat_and_bulk(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    split = _split(x)
-    z = _z_scale(split)  # shared by the bulk R-hat and the bulk ESS
-    return _rank_rhat(split, z), _ess(z)
+    return np.maximum(_rhat(z), _folded_rhat(split))
 
 
 def rhat(a: np.ndarray) -> np.ndarray:
@@ -232,11 +232,19 @@ def rhat_ess(a: np.ndarray) -> dict[str, np.ndarray]:
     a = np.asarray(a, dtype=float)
     fast = _valid(a, min_chains=2)
     out = {"r_hat": np.empty(len(a)), "ess_bulk": np.empty(len(a))}
-    if fast.any():
-        out["r_hat"][fast], out["ess_bulk"][fast] = _rhat_and_bulk(a[fast])
-    if (~fast).any():  # one chain, few draws or non-finite draws: ArviZ's own handling
-        out["r_hat"][~fast], out["ess_bulk"][~fast] = rhat(a[~fast]), ess_bulk(a[~fast])
-    out["ess_tail"] = ess_tail(a)
+    # three independent parts; numpy's sorts and FFTs release the GIL, so two threads share them (a Track A fit's
+    # 82 scalars: 92-96 -> 57-67 ms). A pool per call: a fork of the job worker inherits no threads.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        tail = pool.submit(ess_tail, a)
+        if fast.any():
+            split = _split(a[fast])
+            folded = pool.submit(_folded_rhat, split)
+            z = _z_scale(split)  # shared by the bulk R-hat and the bulk ESS
+            out["ess_bulk"][fast] = _ess(z)
+            out["r_hat"][fast] = np.maximum(_rhat(z), folded.result())
+        if (~fast).any():  # one chain, few draws or non-finite draws: ArviZ's own handling
+            out["r_hat"][~fast], out["ess_bulk"][~fast] = rhat(a[~fast]), ess_bulk(a[~fast])
+        out["ess_tail"] = tail.result()
     return out
 
 
