@@ -3,7 +3,7 @@
     python bench/pipeline_bench.py --out bench/results/pipeline.json [--cores 4]
 
 Runs in a throw-away copy of the committed tree (``git archive HEAD``) with the project's .venv, so the
-checkout's results/ and the user's compile cache are never touched. Measured, in this order:
+checkout's results/ and the user's compile cache are never touched. Measured, in this order ((m) first):
 
 (a) ``snakemake --cores N`` from nothing with an empty PyTensor/numba compile cache (cold);
 (a') the same again after ``rm -rf results`` with the cache now warm;
@@ -13,10 +13,14 @@ checkout's results/ and the user's compile cache are never touched. Measured, in
 (d) one Track A fit in a fresh Python process: compile + first fit, then a refit under another prior set
     through ``with_data`` (no recompile; median of 3), with the default sampler settings, each judged by the
     gate and sampled again with ``sampler.retry`` when it fails, as in the fit job;
-(e) simulation-based calibration of the Track A model with ``sbc: full`` (200 replicates, chunked jobs).
+(e) simulation-based calibration of the Track A model with ``sbc: full`` (200 replicates, chunked jobs);
+(m) memory: the cold pipeline once more, in its own copy with its own empty cache, run first and not timed.
 
-Peak RSS is the largest sum of resident memory over the whole process tree, polled every 0.1 s; peak PSS the
-same with shared pages divided among the processes sharing them (the job worker's forks share its libraries).
+Peak RSS is the largest sum of resident memory over the whole process tree, polled every 0.1 s in every run
+(``/proc/<pid>/statm``: microseconds per process). Peak PSS, the same with shared pages divided among the
+processes sharing them (the job worker's forks share its libraries), needs a walk of every process's page
+tables (``smaps_rollup``): 11 ms of CPU per process of 360 MB, 4.7 CPU-s over one prior-edit rebuild of 26 s on
+2 cores, which slows the run it measures. So PSS is polled only in the memory run (m), whose time is not a result.
 """
 
 from __future__ import annotations
@@ -55,11 +59,13 @@ def machine() -> dict:
     }
 
 
-def timed(cmd: list[str], cwd: Path, env: dict) -> dict:
-    """Run ``cmd``; wall seconds, peak RSS and PSS of its process tree (GiB), and the number of jobs Snakemake ran.
+def timed(cmd: list[str], cwd: Path, env: dict, pss: bool = False) -> dict:
+    """Run ``cmd``; wall seconds, peak RSS (and with ``pss``, peak PSS) of its process tree (GiB), and the number of
+    jobs Snakemake ran.
 
     The RSS sum counts a page shared by several processes (the job worker's forks share its imported libraries)
-    once per process; PSS divides it among them, so its sum is the physical memory the tree used.
+    once per process; PSS divides it among them, so its sum is the physical memory the tree used. Polling PSS
+    costs the machine CPU (module docstring): a run polled with ``pss`` is slowed by its own measurement.
     """
     peak = [0, 0]
     start = time.perf_counter()
@@ -73,14 +79,14 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> dict:
                 procs = [root, *root.children(recursive=True)]
             except psutil.Error:
                 procs = []
-            rss = pss = 0
+            rss = shared = 0
             for p in procs:
                 try:
-                    memory = p.memory_full_info()
+                    memory = p.memory_full_info() if pss else p.memory_info()
                 except psutil.Error:  # ended since it was listed
                     continue
-                rss, pss = rss + memory.rss, pss + memory.pss
-            peak[:] = max(peak[0], rss), max(peak[1], pss)
+                rss, shared = rss + memory.rss, shared + (memory.pss if pss else 0)
+            peak[:] = max(peak[0], rss), max(peak[1], shared)
             time.sleep(0.1)
 
     watcher = threading.Thread(target=poll, daemon=True)
@@ -92,7 +98,7 @@ def timed(cmd: list[str], cwd: Path, env: dict) -> dict:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-4000:]}")
     jobs = sum(1 for line in out.splitlines() if line.startswith("Finished jobid"))
     gib = [round(x / 2**30, 3) for x in peak]
-    return {"seconds": round(wall, 2), "peak_rss_gib": gib[0], "peak_pss_gib": gib[1], "jobs": jobs}
+    return {"seconds": round(wall, 2), "peak_rss_gib": gib[0], "jobs": jobs} | ({"peak_pss_gib": gib[1]} if pss else {})
 
 
 def copy_tree(dest: Path) -> None:
@@ -170,20 +176,32 @@ def fit_attempts(work: Path) -> dict:
     return {str(k): int(v) for k, v in rows["attempts"].value_counts().sort_index().items()}
 
 
+def bench_copy(tmp: Path) -> tuple[Path, dict]:
+    """A copy of the committed tree in ``tmp`` and an environment that runs its code with an empty compile cache.
+
+    The .venv's editable install points at this checkout; PYTHONPATH puts the copy's own models/ and reanalysis/
+    first, so the bench measures the committed code and nothing uncommitted.
+    """
+    work = tmp / "repo"
+    work.mkdir()
+    copy_tree(work)
+    pythonpath = os.pathsep.join([str(work), str(work / "workflow" / "lib")])
+    env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={tmp / 'pytensor-cache'}", "PYTHONPATH": pythonpath}
+    check_imports_from(work, env)
+    return work, env
+
+
 def main(out: Path, cores: int) -> dict:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True)
     results = {"machine": machine(), "cores": cores, "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
                "commit": commit.stdout.strip()}  # fmt: skip
+    snake = [str(VENV_BIN / "snakemake"), "--cores", str(cores)]
     with tempfile.TemporaryDirectory(prefix="alliance-bench-") as tmp:
-        work, cache = Path(tmp) / "repo", Path(tmp) / "pytensor-cache"
-        work.mkdir()
-        copy_tree(work)
-        # The .venv's editable install points at this checkout; PYTHONPATH puts the copy's own models/ and
-        # reanalysis/ first, so the bench measures the committed code and nothing uncommitted.
-        pythonpath = os.pathsep.join([str(work), str(work / "workflow" / "lib")])
-        env = {**os.environ, "PYTENSOR_FLAGS": f"base_compiledir={cache}", "PYTHONPATH": pythonpath}
-        check_imports_from(work, env)
-        snake = [str(VENV_BIN / "snakemake"), "--cores", str(cores)]
+        print("(m) memory: cold pipeline with PSS polled (not timed) ...", flush=True)
+        results["m_memory_cold"] = timed(snake, *bench_copy(Path(tmp)), pss=True)  # seconds slowed by the polling
+        print(results["m_memory_cold"], flush=True)
+    with tempfile.TemporaryDirectory(prefix="alliance-bench-") as tmp:
+        work, env = bench_copy(Path(tmp))
         print("(a) cold pipeline ...", flush=True)
         results["a_cold"] = timed(snake, work, env)
         results["a_cold"]["attempts"] = fit_attempts(work)
