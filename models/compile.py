@@ -409,27 +409,32 @@ def _logp_graph_skipped():
 
     nutpie builds the gradient graph of the log density and compiles it with the expand function (0.5-0.9 s of
     graph rewriting in every process, warm cache or not), then hands it to the C-callback builder, where the
-    kernel replaces it. Here nutpie is asked for the log density without gradient, and its compile (the one call
-    without ``givens``: the expand function has them) returns the log density's shared inputs only.
+    kernel replaces it. Here nutpie is asked for the log density without gradient, and within that one helper its
+    compile of the log density (the call without ``givens``: the expand function has them) returns the log
+    density's shared inputs only.
     """
     import nutpie.compile_pymc as cp
     import pymc.pytensorf as pf
 
     make_functions, compile_ = cp._make_functions, pf.compile
 
-    def logp_only(model, **kwargs):
-        return make_functions(model, **(kwargs | {"compute_grad": False}))
-
     def compile_expand_only(inputs, outputs, *args, **kwargs):
         if "givens" in kwargs:
             return compile_(inputs, outputs, *args, **kwargs)
         return _SharedInputsOnly(outputs)
 
-    cp._make_functions, pf.compile = logp_only, compile_expand_only
+    def logp_only(model, **kwargs):
+        pf.compile = compile_expand_only  # _make_functions imports it when called
+        try:
+            return make_functions(model, **(kwargs | {"compute_grad": False}))
+        finally:
+            pf.compile = compile_
+
+    cp._make_functions = logp_only
     try:
         yield
     finally:
-        cp._make_functions, pf.compile = make_functions, compile_
+        cp._make_functions = make_functions
 
 
 def with_data(compiled, values: dict[str, np.ndarray]):
