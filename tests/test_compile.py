@@ -242,5 +242,13 @@ def test_a_kernel_is_verified_once_per_model_structure_and_a_wrong_one_never(tmp
     with pytest.raises(mc.KernelMismatch, match="disagrees"):
         mc.verify_kernel(model, wrong, n_dim, shared, folder=tmp_path / "other")
     assert not (tmp_path / "other").exists()
+
+    def wrong_gradient(x, *args):  # the right log density, a gradient without one log Jacobian's 1
+        logp, grad = kernel(x, *args)
+        return logp, grad - np.eye(len(x))[1]
+
+    with pytest.raises(mc.KernelMismatch, match="largest gradient difference 1"):
+        mc.verify_kernel(model, wrong_gradient, n_dim, shared, folder=tmp_path / "other")
+    assert not (tmp_path / "other").exists()
     with pytest.raises(mc.KernelMismatch, match="unconstrained parameters"):
         mc.verify_kernel(model, kernel, n_dim + 1, shared, folder=tmp_path / "other")

@@ -90,7 +90,7 @@ def test_nutpie_samples_with_the_kernel_and_with_data_reaches_it():
     assert call_nutpie_logp(compiled, np.full(compiled.n_dim, np.nan))[0] == 3  # non-finite gradient: status 3
 
 
-def test_a_kernel_out_of_step_with_the_model_stops_the_compile():
+def test_a_kernel_out_of_step_with_the_model_stops_the_compile(tmp_path):
     """A kernel whose structure no longer matches the model (outcomes assigned to the wrong follow-ups) is rejected."""
     data = _data(MDD, "GRID-HAMD", MISSING)
     model = _model(data)
@@ -100,6 +100,14 @@ def test_a_kernel_out_of_step_with_the_model_stops_the_compile():
     shared = shared_values(model, names)
     kernel = wrapper(good, names)
     assert mc.check_against(kernel, reference, n_dim, shared) < 1e-9
+    # the run-time check (log density against PyMC's, gradient against central differences) passes it, also with
+    # Student-t residuals (digamma in the gradient)
+    assert mc.verify_kernel(model, kernel, n_dim, shared, folder=tmp_path) is True
+    t_model = _model(data, "student_t")
+    t_names = [v.name for v in t_model.data_vars]
+    t_kernel = wrapper(OutcomeLayout.from_model(t_model, data), t_names)
+    t_dim = mc.logp_dlogp_reference(t_model, gradient=False)[1]
+    assert mc.verify_kernel(t_model, t_kernel, t_dim, shared_values(t_model, t_names), folder=tmp_path) is True
     wrong = OutcomeLayout(**{**good.__dict__, "y_t": good.y_t[::-1].copy()})
     with pytest.raises(mc.KernelMismatch, match=r"\(models\.participant_kernel\).*sampler.gradient: pytensor"):
         mc.check_against(wrapper(wrong, names), kernel, n_dim, shared)
