@@ -29,21 +29,15 @@ MODELS = [
 
 SNIPPET = """
 import json, statistics, sys, time
+sys.path.insert(0, "bench")
 import numpy as np, nutpie, yaml
 from models.compile import compile_nutpie
 from models.reported import reported
-from reanalysis import builders
 from reanalysis.config import validate_config
+from settings_bench import build
 cfg = validate_config(yaml.safe_load(open("config.yaml")))
 which, residual, reps = sys.argv[1], sys.argv[2], int(sys.argv[3])
-if which == "published":
-    built = builders.published("results/data/published/observations.reported.csv", cfg["published"]["grouping"],
-                               cfg["priors"]["reference"], cfg["published"]["likelihood"])
-else:
-    cohort, kind, outcome = which.split(":")
-    info = {"cohort": cohort, "kind": kind, "outcome": outcome}
-    built = builders.participant(f"results/data/{cohort}/clean.csv", info, cfg["cohorts"][cohort],
-                                 cfg["priors"]["reference"], residual)
+built = build(cfg, which, "reference", None if residual == "-" else residual)
 s = cfg["sampler"]
 compiled = {g: compile_nutpie(built.model, g) for g in ("handwritten", "pytensor")}
 seconds, steps, means = {g: [] for g in compiled}, {g: [] for g in compiled}, {g: [] for g in compiled}

@@ -25,7 +25,9 @@ MODELS = [("published", "reference"), ("published", "sceptical"), ("ptsd:outcome
           ("ptsd:alliance:", "reference"), ("mdd:alliance:", "reference")]  # fmt: skip
 
 
-def build(cfg: dict, which: str, prior: str):
+def build(cfg: dict, which: str, prior: str, residual: str | None = None):
+    """The model ``which`` ("published" or "cohort:kind:outcome") under prior set ``prior``, from a pipeline run's
+    results/; ``residual``: the Track B outcome model's residual (default: config ``participant_residual``)."""
     from reanalysis import builders
 
     if which == "published":
@@ -35,7 +37,8 @@ def build(cfg: dict, which: str, prior: str):
     cohort, kind, outcome = which.split(":")
     info = {"cohort": cohort, "kind": kind, "outcome": outcome or None}
     clean = ROOT / f"results/data/{cohort}/clean.csv"
-    return builders.participant(clean, info, cfg["cohorts"][cohort], cfg["priors"][prior], cfg["participant_residual"])
+    residual = residual or cfg["participant_residual"]
+    return builders.participant(clean, info, cfg["cohorts"][cohort], cfg["priors"][prior], residual)
 
 
 def main(settings: list[tuple[int, int, float]], seeds: int, out: Path) -> None:

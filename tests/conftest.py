@@ -119,21 +119,24 @@ def shared_values(model, names):
     return [np.asarray(model[n].get_value()) for n in names]
 
 
+def _assert_same_density(logp, grad, ref_logp, ref_grad):
+    """A hand-written kernel's log density and gradient equal PyMC's (the tolerances of every kernel test)."""
+    from numpy.testing import assert_allclose
+
+    assert_allclose(logp, ref_logp, rtol=1e-10)
+    assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)
+
+
 def assert_kernel_agrees(kernel, model, names, seed, n=40):
     """A hand-written kernel (shared variables ``names``) gives PyMC's C-backend log density and gradient of
     ``model`` at ``n`` random points, scaled from 0.1 to 2.5."""
-    from numpy.testing import assert_allclose
-
     from models.compile import logp_dlogp_reference
 
     reference, n_dim = logp_dlogp_reference(model, mode=None)
     rng = np.random.default_rng(seed)
     for i in range(n):
         x = rng.standard_normal(n_dim) * (0.1, 1.0, 2.5)[i % 3]
-        ref_logp, ref_grad = reference(x)
-        logp, grad = kernel(x, *shared_values(model, names))
-        assert_allclose(logp, ref_logp, rtol=1e-10)
-        assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)
+        _assert_same_density(*kernel(x, *shared_values(model, names)), *reference(x))
 
 
 def call_nutpie_logp(compiled, x):
@@ -151,8 +154,6 @@ def assert_callback_agrees(model, compiled_models, xs) -> list[float]:
     """nutpie's C callback of each compiled model (``model`` compiled, perhaps with other pm.Data values swapped in
     by ``with_data``) gives PyMC's log density and gradient of ``model`` with that compiled model's values, at each
     of ``xs``. Returns the log densities, in order. The model's pm.Data are restored afterwards."""
-    from numpy.testing import assert_allclose
-
     from models.compile import logp_dlogp_reference
 
     reference, _ = logp_dlogp_reference(model)  # reads the pm.Data values when called
@@ -164,10 +165,8 @@ def assert_callback_agrees(model, compiled_models, xs) -> list[float]:
                 model[name].set_value(value)
             for x in xs:
                 status, logp, grad = call_nutpie_logp(c, x)
-                ref_logp, ref_grad = reference(x)
                 assert status == 0
-                assert_allclose(logp, ref_logp, rtol=1e-10)
-                assert_allclose(grad, ref_grad, rtol=1e-7, atol=1e-9)
+                _assert_same_density(logp, grad, *reference(x))
                 seen.append(logp)
     finally:
         for name, value in saved.items():
