@@ -28,7 +28,7 @@ from models.evidence import R_MAX
 from models.predictive import simulate_r
 from models.published import PublishedData, observation_values
 from models.reported import reported
-from models.sampling import numba_mode
+from models.sampling import forward_mode
 
 RANK_COLUMNS = ["replicate", "parameter", "truth", "rank", "n_ranks", "in50", "in90", "divergences"]
 
@@ -121,7 +121,7 @@ def prior_draws(model: pm.Model, var_names: list[str], n: int, seed: int) -> dic
     """``n`` joint prior draws of ``var_names`` (free, deterministic or observed variables), draw-major."""
     with model:
         prior = pm.sample_prior_predictive(
-            draws=n, var_names=var_names, random_seed=seed, return_inferencedata=False, compile_kwargs=numba_mode()
+            draws=n, var_names=var_names, random_seed=seed, return_inferencedata=False, compile_kwargs=forward_mode()
         )
     return {k: np.asarray(v) for k, v in prior.items()}
 

@@ -109,11 +109,17 @@ def _register_scalars() -> None:
 # cache index hashes a closure's pickled cells (new dispatcher objects in every process, so never a hit),
 # while globals are frozen into the code and the entry is found by the key below instead. ``__name__``
 # names an importable module: a cached entry rebuilds its numba environment from it.
+#
+# Each callback reads the model's shared data (pm.Data) from nutpie's user-data record itself, with one
+# straight line per array at byte offsets fixed by the record's dtype (:func:`_extraction_src`). nutpie's own
+# extraction unrolls a loop over record fields, whose typing was most of the 6 s numba spent on a kernel
+# model's log-density callback with an empty cache.
 _LOGP_SRC = """
 def logp_numba(dim, x_, out_, logp_, user_data_):
     if dim != n_dim:
         return -1
-    logp_val, grad = extract(numba.carray(x_, (n_dim,)), user_data_)
+{extract}
+    logp_val, grad = inner(numba.carray(x_, (n_dim,)){args})
     logp_[0] = logp_val
     finite = True
     for i in range(n_dim):
@@ -129,12 +135,39 @@ _EXPAND_SRC = """
 def expand_numba(dim, expanded, x_, out_, user_data_):
     if dim != n_dim or expanded != n_expanded:
         return -1
-    (values,) = extract(numba.carray(x_, (n_dim,)), user_data_)
+{extract}
+    (values,) = inner(numba.carray(x_, (n_dim,)){args})
     for i in range(n_expanded):
         out_[i] = values[i]
     return 0
 """
-_CALLBACK_IMPL = "reanalysis-nutpie-callbacks-2"  # bump when the sources above change: part of the cache key
+_CALLBACK_IMPL = "reanalysis-nutpie-callbacks-3"  # bump when the sources here change: part of the cache key
+
+
+def _extraction_src(names, shared_data, record_dtype) -> tuple[str, str]:
+    """Source lines that view each shared array in nutpie's user-data record, and the argument list passing them.
+
+    The record (``nutpie.compile_pymc.make_user_data``) holds, per array, its address, its size and its shape, all
+    8-byte words; the lines read them as words of the record, so the shape is the one ``with_data`` last set.
+    """
+    shared = record_dtype.fields["shared"]
+    lines = ["    words = numba.carray(user_data_, (record_words,), np.uint64)"] if names else []
+    args = []
+    for i, name in enumerate(names):
+
+        def word(group, name=name):
+            sub, off = shared[0].fields[group][0].fields[name][:2], shared[1] + shared[0].fields[group][1]
+            offset = off + sub[1]
+            if offset % 8:
+                raise ValueError(f"nutpie's user-data record is not 8-byte aligned at {group}/{name}")
+            return offset // 8
+
+        dtype = np.dtype(shared_data[name].dtype)
+        ndim = shared_data[name].ndim
+        shape = "".join(f"int(words[{word('shape') + k}]), " for k in range(ndim))
+        lines.append(f"    a{i} = numba.carray(as_pointer(words[{word('data')}]), ({shape}), np.{dtype.name})")
+        args.append(f", a{i}")
+    return "\n".join(lines), "".join(args)
 
 
 def _callback_key(inner, *parts) -> str:
@@ -168,25 +201,29 @@ def _patch_nutpie_wrappers() -> bool:
 
     f64p = numba.types.CPointer(numba.types.double)
 
+    def callback(template, name, inner, shared_names, shared_data, record_dtype, key, **constants):
+        extract, args = _extraction_src(shared_names, shared_data, record_dtype)
+        env = {"__name__": __name__, "numba": numba, "np": np, "inner": inner, "as_pointer": cp.address_as_void_pointer,
+               "record_words": record_dtype.itemsize // 8, **constants}  # fmt: skip
+        return compile_numba_function_src(template.format(extract=extract, args=args), name, env, cache_key=key)
+
     def make_c_logp_func(n_dim, logp_fn, user_data, shared_logp, shared_data):
         # Same contract as nutpie's logp_numba: 0 ok, -1 wrong dimension, 3 non-finite gradient,
         # 4 non-finite log density.
         if _state["gradient"] is not None:  # a hand-written gradient, verified against the model (verify_kernel)
             logp_fn = _state["gradient"](shared_logp, n_dim, [shared_data[n] for n in shared_logp])
-        extract = cp.make_extraction_fn(logp_fn, shared_data, shared_logp, user_data.dtype)
         c_sig = numba.types.int64(numba.types.uint64, f64p, f64p, f64p, numba.types.voidptr)
         key = _callback_key(logp_fn, "logp", n_dim, _shared_layout(shared_logp, shared_data, user_data.dtype))
-        env = {"__name__": __name__, "numba": numba, "np": np, "extract": extract, "n_dim": n_dim}
-        return compile_numba_function_src(_LOGP_SRC, "logp_numba", env, cache_key=key), c_sig
+        fn = callback(_LOGP_SRC, "logp_numba", logp_fn, shared_logp, shared_data, user_data.dtype, key, n_dim=n_dim)
+        return fn, c_sig
 
     def make_c_expand_func(n_dim, n_expanded, expand_fn, user_data, shared_vars, shared_data):
-        extract = cp.make_extraction_fn(expand_fn, shared_data, shared_vars, user_data.dtype)
         c_sig = numba.types.int64(numba.types.uint64, numba.types.uint64, f64p, f64p, numba.types.voidptr)
         layout = _shared_layout(shared_vars, shared_data, user_data.dtype)
         key = _callback_key(expand_fn, "expand", n_dim, n_expanded, layout)
-        env = {"__name__": __name__, "numba": numba, "np": np, "extract": extract, "n_dim": n_dim,
-               "n_expanded": n_expanded}  # fmt: skip
-        return compile_numba_function_src(_EXPAND_SRC, "expand_numba", env, cache_key=key), c_sig
+        fn = callback(_EXPAND_SRC, "expand_numba", expand_fn, shared_vars, shared_data, user_data.dtype, key,
+                      n_dim=n_dim, n_expanded=n_expanded)  # fmt: skip
+        return fn, c_sig
 
     cp._make_c_logp_func = make_c_logp_func
     cp._make_c_expand_func = make_c_expand_func

@@ -107,12 +107,15 @@ def sample_posterior(
     return idata
 
 
-def numba_mode() -> dict:
-    """``compile_kwargs`` for PyMC's forward sampling (prior and posterior predictive draws): numba, whose compiled
-    graph is kept in PyTensor's on-disk cache, where the default C backend rewrites and links it again in every
-    process (a posterior predictive of the PTSD outcome model: 1.3-1.6 s against 3.7-3.9 s in a new process).
-    A new dict per call: PyMC's sample_prior_predictive adds keys to the one it is given."""
-    return {"mode": "NUMBA"}
+def forward_mode() -> dict:
+    """``compile_kwargs`` for PyMC's forward sampling (prior, SBC and posterior predictive draws): PyTensor's
+    ``FAST_COMPILE`` (numpy, no code generation). Every forward-sampling graph is compiled in every cold run, once
+    per model structure and set of variables, and a draw is a few numpy calls. Measured 2026-12-02 on the 2-core
+    machine (PTSD outcome model; empty / warm compile cache): 20 SBC prior draws 0.7 / 0.09 s against numba's
+    13.6 / 0.3 s; 2,000 prior draws 0.6 / 0.6 s against 4.1 / 0.6 s; the posterior predictive of 8,000 draws
+    2.8 / 2.7 s against 5.6 / 2.3 s (PyMC's per-draw loop dominates either way). A new dict per call: PyMC's
+    sample_prior_predictive adds keys to the one it is given."""
+    return {"mode": "FAST_COMPILE"}
 
 
 def add_log_densities(idata: az.InferenceData, model: pm.Model) -> az.InferenceData:
@@ -133,7 +136,7 @@ def sample_prior(model: pm.Model, draws: int, seed: int) -> az.InferenceData:
     """Prior draws of every free and deterministic variable (observations excluded)."""
     names = [v.name for v in model.free_RVs + model.deterministics]
     with model:
-        return pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed, compile_kwargs=numba_mode())
+        return pm.sample_prior_predictive(draws=draws, var_names=names, random_seed=seed, compile_kwargs=forward_mode())
 
 
 def fit(
@@ -149,6 +152,6 @@ def fit(
         with model:
             pm.sample_posterior_predictive(
                 idata, var_names=list(predictive), random_seed=seed + 2, extend_inferencedata=True, progressbar=False,
-                compile_kwargs=numba_mode(),
+                compile_kwargs=forward_mode(),
             )  # fmt: skip
     return idata
