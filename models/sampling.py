@@ -125,7 +125,7 @@ def add_log_densities(idata: az.InferenceData, model: pm.Model) -> az.InferenceD
 
     nutpie stores neither, PyMC's NUTS only the first; both are computed from the posterior draws so
     LOO and the sensitivity check never depend on the choice of sampler (:mod:`models.log_density`: what
-    ``pm.compute_log_likelihood`` and ``pm.compute_log_prior`` give, from one compiled function).
+    ``pm.compute_log_likelihood`` and ``pm.compute_log_prior`` give, in one call over all draws).
     """
     missing = [g for g in ("log_likelihood", "log_prior") if g not in idata.groups()]
     if missing:

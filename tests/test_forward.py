@@ -34,8 +34,8 @@ def test_posterior_predictive_is_pymcs_for_the_same_seed(name):
     with model:
         expected = pm.sample_posterior_predictive(idata, var_names=observed, random_seed=7, progressbar=False)
     sample_posterior_predictive(idata, model, observed, seed=7)
-    for name in observed:
-        got, want = idata.posterior_predictive[name], expected.posterior_predictive[name]
+    for var in observed:
+        got, want = idata.posterior_predictive[var], expected.posterior_predictive[var]
         assert got.dims == want.dims
         np.testing.assert_allclose(got.values, want.values, rtol=1e-10, atol=1e-12)  # same draws; sums reordered
     # and each draw used its own parameters: replicated means follow the posterior draws of mu
