@@ -4,7 +4,7 @@ import arviz as az
 import numpy as np
 import pytest
 
-from reanalysis.fit_files import ENGINE, read_fit, write_fit
+from reanalysis.fit_files import ENGINE, read_fit, read_group, write_fit
 
 
 def _idata():
@@ -59,3 +59,13 @@ def test_reads_what_arviz_reads(tmp_path):
     assert dict(ours.attrs) == dict(theirs.attrs)
     for group in theirs.groups():
         assert ours[group].identical(theirs[group]), group
+
+
+def test_read_group_gives_the_prior_set_and_one_group(tmp_path):
+    idata = _idata()
+    write_fit(idata, tmp_path / "fit.nc")
+    prior_set, group = read_group(str(tmp_path / "fit.nc"), "log_likelihood")
+    assert prior_set == "reference" and list(group.data_vars) == ["obs"]
+    np.testing.assert_array_equal(group["obs"].values, idata.log_likelihood["obs"].values)
+    with pytest.raises(OSError, match=r"fit\.nc: not a readable fit file \(netCDF-4\) with a prior group"):
+        read_group(str(tmp_path / "fit.nc"), "prior")

@@ -237,6 +237,8 @@ def test_prior_edit_plans_only_that_prior(tiny_run, tmp_path):
     assert jobs.get("fit") == 1 and jobs.get("fit_participant") == 3 and jobs.get("check_convergence") == 4, jobs
     # SBC and the LOO variants run under the first prior set only: an edit of another set leaves them alone
     assert jobs.get("workflow_checks") == 4 and not {"sbc_chunk", "fit_variant_published"} & set(jobs), jobs
+    # the joined tables are remade from the edited fits' own tables; the variant comparison is left alone
+    assert jobs.get("fit_tables") == 4 and "compare_variant" not in jobs, jobs
     assert "dag" not in jobs, jobs  # a prior's numbers never change which jobs exist
     refit = set(re.findall(r"rule fit(?:_participant)?:\n\s+input: .*\n\s+output: (\S+\.nc)", dry.stdout))
     assert refit == {

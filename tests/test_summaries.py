@@ -247,3 +247,59 @@ def test_level_contrasts_match_numpy(idata):
     assert row["median"] == pytest.approx(np.median(diff), rel=1e-12)
     assert (row["hdi_low"], row["hdi_high"]) == pytest.approx(hdi_numpy(diff, HDI_PROB), rel=1e-12)
     assert row["p_more_negative"] == pytest.approx(np.mean(diff < 0), abs=1e-15)
+
+
+# ---------------------------------------------------------------- one fit's tables (the fit_tables job)
+
+
+def _with_attrs(idata, **attrs):
+    copy = idata.copy()
+    copy.attrs = dict(attrs)
+    return copy
+
+
+def test_fit_tables_of_a_track_a_fit_are_the_tables_summarise_joins(idata):
+    import pandas as pd
+
+    from models.predictive import published_ppc
+    from reanalysis.summaries import FIT_TABLES, fit_tables
+
+    fit = _with_attrs(idata, model="published", prior_set="sceptical")
+    labels = {"L01": "Levin2024, preparation", "L05": "Levin2024, post-dosing"}
+    obs = pd.DataFrame({
+        "row_id": ROWS, "statistic": ["r", "p"], "kind": ["point", "interval"], "r_obs": [-0.3, float("nan")],
+        "n_eff": [20.0, 20.0], "r_lo1": [0.0, -0.6], "r_hi1": [0.0, -0.1], "r_lo2": [0.0, 0.0], "r_hi2": [0.0, 0.0],
+    })  # fmt: skip
+    tables = fit_tables(fit, labels, obs, THRESHOLDS, [], seed=5)
+    assert {name: list(t.columns) for name, t in tables.items()} == FIT_TABLES
+    expected = posterior_summary(idata, "published", "sceptical", labels).assign(track="published")
+    pd.testing.assert_frame_equal(tables["posterior_summary"], expected)
+    probs = threshold_probabilities(idata, THRESHOLDS, "published", "sceptical").assign(track="published")
+    pd.testing.assert_frame_equal(tables["threshold_probabilities"], probs)
+    pd.testing.assert_frame_equal(
+        tables["contrasts"], level_contrasts(idata, "alliance_phase", "published", "sceptical")
+    )
+    draws = idata.posterior["rho_row"].stack(s=("chain", "draw")).transpose("row", "s").values
+    pd.testing.assert_frame_equal(tables["ppc"], published_ppc(draws, obs, 5, "published", "sceptical"))
+    assert len(tables["ppc"]) == 2 and len(tables["contrasts"]) == 1
+
+
+def test_fit_tables_of_a_track_b_fit_keep_the_track_a_tables_empty():
+    import pandas as pd
+
+    from reanalysis.summaries import FIT_TABLES, fit_tables, participant_threshold_probabilities
+
+    rng = np.random.default_rng(7)
+    fit = az.from_dict(
+        posterior={"slope_mean_points": rng.normal(-2, 1, (CHAINS, DRAWS)),
+                   "slope_points": rng.normal(-2, 1, (CHAINS, DRAWS, 2))},
+        dims={"slope_points": ["followup"]}, coords={"followup": ["fu1", "fu2"]},
+    )  # fmt: skip
+    fit.attrs = {"model": "ptsd_outcome_CAPS-5", "prior_set": "reference", "track": "participant", "mcid": 10.0}
+    cut = [{"label": "P(slope < -MCID/2)", "mcid_fraction": -0.5}]
+    tables = fit_tables(fit, {}, None, THRESHOLDS, cut, seed=5)
+    assert {name: list(t.columns) for name, t in tables.items()} == FIT_TABLES
+    expected = participant_threshold_probabilities(fit, cut, 10.0, "ptsd_outcome_CAPS-5", "reference")
+    pd.testing.assert_frame_equal(tables["threshold_probabilities"], expected.assign(track="participant"))
+    assert (tables["threshold_probabilities"]["value"] == -5.0).all() and len(expected) == 3  # mean + 2 cells
+    assert tables["contrasts"].empty and tables["ppc"].empty

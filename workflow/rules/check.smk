@@ -19,8 +19,35 @@ rule check_convergence:
         "../scripts/check_convergence.py"
 
 
-# Prior sensitivity (power-scaling), PSIS-LOO with Pareto k, the variant comparison and prior predictive
-# summaries of one model, over its prior sets: one job per model, since each check takes seconds per fit.
+# One fit's tables: posterior summary, threshold probabilities, contrasts and PPC (joined by summarise), and its
+# rows of the workflow checks (power-scaling sensitivity, PSIS-LOO, prior predictive; joined by workflow_checks).
+# One job per fit, so that a prior edit recomputes the edited prior set's rows only.
+rule fit_tables:
+    input:
+        unpack(get_fit_table_inputs),
+    output:
+        **{
+            name: f"results/tables/fits/{{model}}/{{prior}}/{name}.csv"
+            for name in FIT_TABLE_NAMES
+        },
+    log:
+        "logs/tables/{model}/{prior}.log",
+    benchmark:
+        "results/benchmarks/fit_tables/{model}/{prior}.tsv"
+    conda:
+        "../../environment.yml"
+    params:
+        kind=lambda w: model_kind(w.model),
+        scale=get_scale,
+        thresholds=config["thresholds"],
+        participant_thresholds=config["participant_thresholds"],
+        seed=config["seed"],
+    script:
+        "../scripts/fit_tables.py"
+
+
+# Prior sensitivity, PSIS-LOO and prior predictive summaries of one model over its prior sets (its fits' rows,
+# joined), with their figures.
 rule workflow_checks:
     input:
         unpack(get_workflow_check_inputs),
@@ -28,7 +55,6 @@ rule workflow_checks:
         sensitivity="results/checks/{model}/workflow/sensitivity.csv",
         loo="results/checks/{model}/workflow/loo.csv",
         loo_pointwise="results/checks/{model}/workflow/loo_pointwise.csv",
-        compare="results/checks/{model}/workflow/loo_compare.csv",
         prior_predictive="results/checks/{model}/workflow/prior_predictive.csv",
         sensitivity_figure="results/figures/{model}/sensitivity.png",
         prior_predictive_figure="results/figures/{model}/prior_predictive.png",
@@ -43,6 +69,25 @@ rule workflow_checks:
         kind=lambda w: model_kind(w.model),
         scale=get_scale,
         synthetic=is_synthetic,
-        variant=lambda w: variant_of(w.model) if w.model in variant_models() else "",
     script:
         "../scripts/workflow_checks.py"
+
+
+# PSIS-LOO of a model's first-prior-set fit against its variant (variants.smk); a model without a variant gets
+# the header only. Its own job: an edit of another prior set leaves both fits, and so this table, alone.
+rule compare_variant:
+    input:
+        unpack(get_compare_inputs),
+    output:
+        compare="results/checks/{model}/workflow/loo_compare.csv",
+    log:
+        "logs/checks/{model}/loo_compare.log",
+    benchmark:
+        "results/benchmarks/compare_variant/{model}.tsv"
+    conda:
+        "../../environment.yml"
+    params:
+        kind=lambda w: model_kind(w.model),
+        variant=lambda w: variant_of(w.model) if w.model in variant_models() else "",
+    script:
+        "../scripts/compare_variant.py"

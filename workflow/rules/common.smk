@@ -115,12 +115,6 @@ def get_participant_idata(wildcards):
     ]
 
 
-def get_n_sources():
-    """The main model's n source first, then the n sensitivity model's."""
-    main = config["published"]["n_source"]
-    return [main, OTHER_N_SOURCE[main]]
-
-
 def get_n_source(wildcards):
     main = config["published"]["n_source"]
     return main if wildcards.model == "published" else OTHER_N_SOURCE[main]
@@ -146,10 +140,6 @@ def get_evidence_settings(wildcards):
         "widen_for_rounding": p["widen_for_rounding"],
         "shared_sample_error_correlation": p["shared_sample_error_correlation"],
     }
-
-
-def get_all_idata(wildcards):
-    return [f"results/fits/{m}/{p}.nc" for m, p in get_fits()]
 
 
 def get_all_diagnostics(wildcards):
@@ -293,11 +283,53 @@ def model_kind(model):
     )
 
 
-def get_workflow_check_inputs(wildcards):
-    inputs = {"fits": get_model_fits(wildcards)}
-    if wildcards.model in variant_models():
-        inputs["variant"] = get_variant_pairs(wildcards)["variant"]
+# the tables a fit_tables job writes: the first four joined by summarise, the rest by workflow_checks
+FIT_TABLE_NAMES = [
+    "posterior_summary",
+    "threshold_probabilities",
+    "contrasts",
+    "ppc",
+    "sensitivity",
+    "loo",
+    "loo_pointwise",
+    "prior_predictive",
+]
+SUMMARY_TABLES = FIT_TABLE_NAMES[:4]
+CHECK_TABLES = FIT_TABLE_NAMES[4:]
+
+
+def fit_table(model, prior, name):
+    return f"results/tables/fits/{model}/{prior}/{name}.csv"
+
+
+def get_fit_table_inputs(wildcards):
+    inputs = {"idata": f"results/fits/{wildcards.model}/{wildcards.prior}.nc"}
+    if (
+        wildcards.model in PUBLISHED_MODELS
+    ):  # row labels of the main model; the PPC against the fit's own rows
+        inputs["labels"] = (
+            f"results/data/published/observations.{config['published']['n_source']}.csv"
+        )
+        inputs["observations"] = get_observations(wildcards)
     return inputs
+
+
+def get_all_fit_tables(wildcards):
+    return {
+        name: [fit_table(m, p, name) for m, p in get_fits()] for name in SUMMARY_TABLES
+    }
+
+
+def get_workflow_check_inputs(wildcards):
+    fits = [(m, p) for m, p in get_fits() if m == wildcards.model]
+    inputs = {name: [fit_table(m, p, name) for m, p in fits] for name in CHECK_TABLES}
+    return inputs | {"fits": get_model_fits(wildcards)}
+
+
+def get_compare_inputs(wildcards):
+    if wildcards.model in variant_models():
+        return get_variant_pairs(wildcards)
+    return {}
 
 
 def get_scale(wildcards):

@@ -3,11 +3,8 @@
 
 rule summarise:
     input:
-        idata=get_all_idata,
+        unpack(get_all_fit_tables),
         diagnostics=get_all_diagnostics,
-        observations=[
-            f"results/data/published/observations.{n}.csv" for n in get_n_sources()
-        ],
     output:
         posterior_summary=report(
             "results/tables/posterior_summary.csv",
@@ -40,10 +37,6 @@ rule summarise:
         "results/benchmarks/summarise.tsv"
     conda:
         "../../environment.yml"
-    params:
-        thresholds=config["thresholds"],
-        participant_thresholds=config["participant_thresholds"],
-        seed=config["seed"],
     script:
         "../scripts/summarise.py"
 

@@ -30,3 +30,16 @@ def read_fit(path: str) -> az.InferenceData:
 
 def write_fit(idata: az.InferenceData, path: str) -> None:
     idata.to_netcdf(str(path), engine=ENGINE)
+
+
+def read_group(path: str, group: str) -> tuple[str, xr.Dataset]:
+    """(prior set, one group of a fit file), without opening the other groups (a figure of prior draws needs only
+    the prior group)."""
+    import netCDF4
+
+    try:
+        with netCDF4.Dataset(path) as root:  # the root's attributes only: xarray would open it as a dataset
+            prior_set = root.getncattr("prior_set")
+        return prior_set, xr.open_dataset(path, group=group, engine=ENGINE).load()
+    except OSError as err:
+        raise OSError(f"{path}: not a readable fit file (netCDF-4) with a {group} group: {err}") from err

@@ -114,7 +114,10 @@ def densities(idata_by_prior: dict[str, az.InferenceData], group: str, subtitle:
 
 
 def save(fig: plt.Figure, path: str) -> None:
-    # fixed metadata keeps the PNG bytes reproducible across runs
+    # The layout is final here (tight_layout or subplots_adjust ran). tight_layout leaves a placeholder layout
+    # engine behind, and with any engine set savefig draws the whole figure once more before rendering it (about
+    # 0.1 s of a 0.35 s save). Fixed metadata keeps the PNG bytes reproducible across runs.
+    fig.set_layout_engine(None)
     fig.savefig(path, dpi=110, metadata={"Software": None})
     plt.close(fig)
 

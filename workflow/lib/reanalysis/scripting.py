@@ -33,3 +33,15 @@ def write_table(df: pd.DataFrame, path: str) -> None:
     """CSV with 6 significant digits: stable across runs and readable by a reviewer."""
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     df.to_csv(path, index=False, float_format="%.6g")
+
+
+def join_tables(paths: list[str]) -> pd.DataFrame:
+    """Tables of one layout stacked in ``paths`` order, read as text: every cell is copied as it was written (no
+    second rounding, no "NA" read as missing). Header-only tables add no rows."""
+    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in paths]
+    columns = [list(f.columns) for f in frames]
+    for path, cols in zip(paths, columns, strict=True):
+        if cols != columns[0]:
+            raise ValueError(f"{path}: columns {cols}; expected those of {paths[0]}: {columns[0]}")
+    rows = [f for f in frames if len(f)]
+    return pd.concat(rows, ignore_index=True) if rows else frames[0]

@@ -10,6 +10,7 @@ import arviz as az
 import numpy as np
 import pandas as pd
 
+from models.predictive import PPC_COLUMNS, published_ppc
 from reanalysis.convergence import ess_bulk, rhat_ess
 
 HDI_PROB = 0.94
@@ -139,3 +140,40 @@ def level_contrasts(idata: az.InferenceData, group: str, model: str, prior_set: 
             "p_more_negative": float((diff < 0).mean()),
         })  # fmt: skip
     return pd.DataFrame(rows, columns=CONTRAST_COLUMNS)
+
+
+# one fit's tables, joined over fits by the summarise job; empty ones keep their header
+FIT_TABLES = {
+    "posterior_summary": SUMMARY_COLUMNS + ["track"],
+    "threshold_probabilities": THRESHOLD_COLUMNS + ["track"],
+    "contrasts": CONTRAST_COLUMNS,
+    "ppc": PPC_COLUMNS,
+}
+
+
+def fit_tables(
+    idata: az.InferenceData,
+    row_labels: dict,
+    observations: pd.DataFrame | None,
+    thresholds: list[dict],
+    participant_thresholds: list[dict],
+    seed: int,
+) -> dict[str, pd.DataFrame]:
+    """The tables of :data:`FIT_TABLES` for one fit. ``row_labels``: row_id -> text of the main model's published
+    rows; ``observations``: the fit's own published rows (Track A, for its PPC; None for Track B)."""
+    model, prior = idata.attrs["model"], idata.attrs["prior_set"]
+    track = idata.attrs.get("track", "published")
+    tables = {name: pd.DataFrame(columns=columns) for name, columns in FIT_TABLES.items()}
+    tables["posterior_summary"] = posterior_summary(idata, model, prior, row_labels).assign(track=track)
+    if track == "published":
+        probs = threshold_probabilities(idata, thresholds, model, prior)
+        tables["threshold_probabilities"] = probs.assign(track=track)
+        tables["contrasts"] = level_contrasts(idata, "alliance_phase", model, prior)
+        rho = idata.posterior["rho_row"].sel(row=observations["row_id"].astype(str).tolist())
+        draws = rho.stack(s=("chain", "draw")).transpose("row", "s").values
+        tables["ppc"] = published_ppc(draws, observations, seed, model, prior)
+    elif "slope_points" in idata.posterior:
+        mcid = float(idata.attrs["mcid"])
+        probs = participant_threshold_probabilities(idata, participant_thresholds, mcid, model, prior)
+        tables["threshold_probabilities"] = probs.assign(track=track)
+    return tables
