@@ -202,7 +202,9 @@ def test_start_and_stop_set_and_clear_the_jobs_variable(tmp_path, monkeypatch):
         assert seen(result)["ppid"] == int(path.with_suffix(".pid").read_text())
         assert (tmp_path / "worker.log").read_text().count(" started: ") == 1  # one fork, not a chain of them
     finally:
+        server = worker._server
         worker.stop()
+    assert server.returncode == 0  # SIGTERM: out through serve's clean-up, then os._exit without teardown
     assert worker.ENV not in os.environ and not path.parent.exists()
     assert "serving jobs" in (tmp_path / "worker.log").read_text()
 
