@@ -219,7 +219,7 @@ def test_jobs_ran_in_the_worker_and_match_a_run_without_it(tiny_run, tmp_path):
     result = snakemake(workdir, "--config", "worker=False", "--force", *targets)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (workdir / "logs" / "worker.log").read_text() == log  # no server this time
-    # the fit, its tables (the forced fit is their input), the summary and `all`
+    # the fit, its gate and tables (the forced fit is their input), the summary and `all`
     assert len(re.findall(r"^Finished jobid", result.stdout + result.stderr, re.M)) == 4
     alone, forked = read_fit(workdir / targets[0]), read_fit(tiny_run / targets[0])
     for name in forked.posterior.data_vars:
@@ -235,11 +235,11 @@ def test_prior_edit_plans_only_that_prior(tiny_run, tmp_path):
     dry = snakemake(workdir, "-n")
     assert dry.returncode == 0, dry.stderr
     jobs = planned_jobs(dry)
-    assert jobs.get("fit") == 1 and jobs.get("fit_participant") == 3 and jobs.get("check_convergence") == 4, jobs
+    assert jobs.get("fit") == 1 and jobs.get("fit_participant") == 3 and jobs.get("check_fit") == 4, jobs
     # SBC and the LOO variants run under the first prior set only: an edit of another set leaves them alone
     assert jobs.get("workflow_checks") == 4 and not {"sbc_chunk", "fit_variant_published"} & set(jobs), jobs
-    # the joined tables are remade from the edited fits' own tables; the variant comparison is left alone
-    assert jobs.get("fit_tables") == 4 and "compare_variant" not in jobs, jobs
+    # the joined tables are remade from the edited fits' own tables (check_fit); the variant comparison is left alone
+    assert "compare_variant" not in jobs, jobs
     assert "dag" not in jobs, jobs  # a prior's numbers never change which jobs exist
     refit = set(re.findall(r"rule fit(?:_participant)?:\n\s+input: .*\n\s+output: (\S+\.nc)", dry.stdout))
     assert refit == {
@@ -288,7 +288,7 @@ def test_flagged_gate_builds_red_report(tiny_run, tmp_path):
     assert mark_stale(workdir / "results" / "report.html")  # as if an earlier build had failed
     # judge the existing draws against the new gate without refitting (README, "Changing the analysis"); a plain
     # run would refit every fit, since the fits' retry decision depends on the gate
-    result = snakemake(workdir, "--rerun-triggers", "mtime", "input", "-R", "check_convergence")
+    result = snakemake(workdir, "--rerun-triggers", "mtime", "input", "-R", "check_fit")
     assert result.returncode == 0, result.stderr[-3000:]
     html = (workdir / "results" / "report.html").read_text()
     assert "Convergence gate FAILED for 11 fit(s)" in html and html.count('<tr class="failed">') == 11

@@ -298,7 +298,7 @@ def test_provenance_json_of_the_run(audit_run):
         assert name == "python" or version == metadata.version(name), name
     for path, digest in prov["inputs"].items():
         assert hashlib.sha256(Path(path).read_bytes()).hexdigest() == digest
-    by_rule = {"fit": 20241122, "fit_variant_published": 20241122, "sbc_chunk": 20241122, "fit_tables": 20241122}
+    by_rule = {"fit": 20241122, "fit_variant_published": 20241122, "sbc_chunk": 20241122, "check_fit": 20241122}
     assert prov["seeds"] == {"seed": 20241122, "by_rule": by_rule}
     assert prov["untimed_jobs"] == {}, (
         f"jobs without runtime {prov['untimed_jobs']}: give the rule a `benchmark:` under results/benchmarks/ and "

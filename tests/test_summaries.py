@@ -249,7 +249,7 @@ def test_level_contrasts_match_numpy(idata):
     assert row["p_more_negative"] == pytest.approx(np.mean(diff < 0), abs=1e-15)
 
 
-# ---------------------------------------------------------------- one fit's tables (the fit_tables job)
+# ---------------------------------------------------------------- one fit's tables (the check_fit job)
 
 
 def _with_attrs(idata, **attrs):

@@ -1,49 +1,34 @@
-# Check stage: the convergence gate. With gate.on_fail: stop a failing fit fails this job (and so the
-# build) with a message naming model, prior set and parameter; with flag the row says passed = False.
+# Check stage, one job per fit: the convergence gate, then the fit's tables. With gate.on_fail: stop a failing
+# fit fails this job (and so the build) with a message naming model, prior set and parameter; with flag its row
+# says passed = False. The tables: posterior summary, threshold probabilities, contrasts and PPC (joined by
+# summarise) and the fit's rows of the workflow checks (power-scaling sensitivity, PSIS-LOO, prior predictive;
+# joined by workflow_checks). Made per fit, so that a prior edit recomputes the edited prior set's rows only.
 
 
-rule check_convergence:
+rule check_fit:
     input:
-        convergence=get_convergence,
-    output:
-        diagnostics="results/checks/{model}/{prior}.diagnostics.csv",
-    log:
-        "logs/checks/{model}/{prior}.log",
-    benchmark:
-        "results/benchmarks/check_convergence/{model}/{prior}.tsv"
-    conda:
-        "../../environment.yml"
-    params:
-        gate=config["gate"],
-    script:
-        "../scripts/check_convergence.py"
-
-
-# One fit's tables: posterior summary, threshold probabilities, contrasts and PPC (joined by summarise), and its
-# rows of the workflow checks (power-scaling sensitivity, PSIS-LOO, prior predictive; joined by workflow_checks).
-# One job per fit, so that a prior edit recomputes the edited prior set's rows only.
-rule fit_tables:
-    input:
-        unpack(get_fit_table_inputs),
+        unpack(get_check_fit_inputs),
     output:
         **{
             name: f"results/tables/fits/{{model}}/{{prior}}/{name}.csv"
             for name in FIT_TABLE_NAMES
         },
+        diagnostics="results/checks/{model}/{prior}.diagnostics.csv",
     log:
-        "logs/tables/{model}/{prior}.log",
+        "logs/checks/{model}/{prior}.log",
     benchmark:
-        "results/benchmarks/fit_tables/{model}/{prior}.tsv"
+        "results/benchmarks/check_fit/{model}/{prior}.tsv"
     conda:
         "../../environment.yml"
     params:
+        gate=config["gate"],
         kind=lambda w: model_kind(w.model),
         scale=get_scale,
         thresholds=config["thresholds"],
         participant_thresholds=config["participant_thresholds"],
         seed=config["seed"],
     script:
-        "../scripts/fit_tables.py"
+        "../scripts/check_fit.py"
 
 
 # Prior sensitivity, PSIS-LOO and prior predictive summaries of one model over its prior sets (its fits' rows,

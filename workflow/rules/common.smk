@@ -283,7 +283,7 @@ def model_kind(model):
     )
 
 
-# the tables a fit_tables job writes: the first four joined by summarise, the rest by workflow_checks
+# the tables a check_fit job writes: the first four joined by summarise, the rest by workflow_checks
 FIT_TABLE_NAMES = [
     "posterior_summary",
     "threshold_probabilities",
@@ -302,8 +302,11 @@ def fit_table(model, prior, name):
     return f"results/tables/fits/{model}/{prior}/{name}.csv"
 
 
-def get_fit_table_inputs(wildcards):
-    inputs = {"idata": f"results/fits/{wildcards.model}/{wildcards.prior}.nc"}
+def get_check_fit_inputs(wildcards):
+    inputs = {
+        "convergence": get_convergence(wildcards),
+        "idata": f"results/fits/{wildcards.model}/{wildcards.prior}.nc",
+    }
     if (
         wildcards.model in PUBLISHED_MODELS
     ):  # row labels of the main model; the PPC against the fit's own rows

@@ -1,4 +1,4 @@
-"""Join every fit's tables (fit_tables jobs) and gate rows into the report's tables, with a track column."""
+"""Join every fit's tables and gate rows (check_fit jobs) into the report's tables, with a track column."""
 
 from reanalysis.worker import delegate
 

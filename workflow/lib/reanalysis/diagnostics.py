@@ -189,3 +189,13 @@ def enforce(row: dict, gate: Gate) -> None:
             f"convergence gate failed for model {row['model']!r}, prior set {row['prior_set']!r}: "
             f"{row['failures']}. Set gate.on_fail: flag in config.yaml to build the report with this fit marked red."
         )
+
+
+def gate_table(measures_path: str, gate_cfg: dict, model: str, prior: str, log) -> pd.DataFrame:
+    """The gate's row of one fit, judged from the measures its fit job wrote (:func:`read_measures`) and logged;
+    raises GateFailure (:func:`enforce`) when the fit failed and on_fail is stop."""
+    gate = Gate.from_config(gate_cfg)
+    row = judge(read_measures(measures_path), gate, model, prior)
+    log.info("gate %s: %s", "passed" if row["passed"] else "FAILED", row)
+    enforce(row, gate)
+    return pd.DataFrame([row], columns=DIAGNOSTIC_COLUMNS)
