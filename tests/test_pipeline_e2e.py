@@ -219,8 +219,8 @@ def test_jobs_ran_in_the_worker_and_match_a_run_without_it(tiny_run, tmp_path):
     result = snakemake(workdir, "--config", "worker=False", "--force", *targets)
     assert result.returncode == 0, result.stderr[-3000:]
     assert (workdir / "logs" / "worker.log").read_text() == log  # no server this time
-    # the fit, its gate and tables (the forced fit is their input), the summary and `all`
-    assert len(re.findall(r"^Finished jobid", result.stdout + result.stderr, re.M)) == 4
+    # the fit, its check_fit job (gate and tables: the forced fit is their input) and the summary
+    assert len(re.findall(r"^Finished jobid", result.stdout + result.stderr, re.M)) == 3
     alone, forked = read_fit(workdir / targets[0]), read_fit(tiny_run / targets[0])
     for name in forked.posterior.data_vars:
         assert (alone.posterior[name].values == forked.posterior[name].values).all(), name
