@@ -12,6 +12,7 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reanalysis import worker
@@ -216,3 +217,15 @@ def _running(pid: int) -> bool:
         return False
     # a zombie (exited, not yet reaped by the server) counts as stopped
     return Path(f"/proc/{pid}/stat").read_text().split()[2] != "Z"
+
+
+def test_vectorize_compiles_at_first_call_while_the_server_imports():
+    """Signatures are dropped only inside the server's imports: the function is the same, compiled when called."""
+    import numba
+
+    eager = numba.vectorize
+    with worker._vectorize_at_first_call():
+        square = numba.vectorize(["float64(float64)"])(lambda x: x * x)
+        assert square.types == []  # nothing compiled yet
+    assert numba.vectorize is eager
+    assert square(np.array([1.5, -2.0])).tolist() == [2.25, 4.0] and square.types == ["d->d"]

@@ -148,8 +148,9 @@ def serve(path: str, owner: int, preload=PRELOAD, idle_timeout: float = IDLE_TIM
     """Import ``preload``, then run each job sent to the Unix socket ``path`` in a fork, until process ``owner``
     (Snakemake) is gone or no job came for ``idle_timeout`` seconds."""
     env = dict(os.environ)  # before the imports, which may set variables of their own, as they will in a job
-    for name in preload:
-        importlib.import_module(name)
+    with _vectorize_at_first_call():
+        for name in preload:
+            importlib.import_module(name)
     _log(f"imported {len(preload)} modules; serving jobs at {path} until process {owner} ends")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
@@ -188,6 +189,31 @@ def serve(path: str, owner: int, preload=PRELOAD, idle_timeout: float = IDLE_TIM
         Path(path).with_suffix(".pid").unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # start()'s directory, unless something else is in it
             Path(path).parent.rmdir()
+
+
+@contextlib.contextmanager
+def _vectorize_at_first_call():
+    """While the server imports: ``numba.vectorize`` given signatures compiles when it decorates, so ArviZ's import
+    compiled its ``_binom_pmf`` (ECDF bands, which no job here uses: models.sbc has its own) in 0.4-0.5 s of the
+    server's start, which the first jobs of every run wait for. Without signatures numba compiles a function at
+    its first call, for the types it is called with: the same function, compiled if and when it is used."""
+    try:
+        import numba
+    except ImportError:  # nothing to defer
+        yield
+        return
+    eager = numba.vectorize
+
+    def deferred(*args, **kwargs):
+        if args and isinstance(args[0], list | tuple):  # the signatures
+            return eager(*args[1:], **kwargs)
+        return eager(*args, **kwargs)
+
+    numba.vectorize = deferred
+    try:
+        yield
+    finally:
+        numba.vectorize = eager
 
 
 def _start(conn: socket.socket, env: dict, listener: socket.socket, jobs: dict) -> None:
