@@ -261,15 +261,19 @@ def test_failing_gate_stops_with_message(tiny_run, tmp_path):
     before = report.read_text(encoding="utf-8")
     result = snakemake(workdir)
     assert result.returncode != 0
-    pattern = r"convergence gate failed for model '([\w-]+)', prior set '(\w+)': ess_bulk \d+ < 1e\+06 for \S+"
+    # a LOO variant's gate (check_variant) names it as model.variant
+    pattern = r"convergence gate failed for model '([\w.-]+)', prior set '(\w+)': ess_bulk \d+ < 1e\+06 for \S+"
     failed = [
         m.groups() for log in (workdir / "logs" / "checks").rglob("*.log") if (m := re.search(pattern, log.read_text()))
     ]
     assert failed, "no check job reported the gate failure"
     for model, prior in failed:  # the failing job's output is removed: nothing half-written
-        assert not (workdir / "results" / "checks" / model / f"{prior}.diagnostics.csv").exists()
+        main, _, variant = model.partition(".")
+        checks, fits = ("checks/variants", "variants") if variant else ("checks", "fits")
+        name = f"{prior}.{variant}" if variant else prior
+        assert not (workdir / "results" / checks / main / f"{name}.diagnostics.csv").exists()
         # the fit failed its first attempt and was sampled again with sampler.retry before the gate judged it
-        measures = workdir / "results" / "fits" / model / f"{prior}.convergence.json"
+        measures = workdir / "results" / fits / main / f"{name}.convergence.json"
         attempts = json.loads(measures.read_text())["attempts"]
         assert [a["tune"] for a in attempts] == [500, 1000] and all("ess_bulk" in a["failures"][0] for a in attempts)
     # the report was not rebuilt from a failed fit, and the last good one now says it is out of date

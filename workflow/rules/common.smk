@@ -330,9 +330,14 @@ def get_workflow_check_inputs(wildcards):
 
 
 def get_compare_inputs(wildcards):
-    if wildcards.model in variant_models():
-        return get_variant_pairs(wildcards)
-    return {}
+    """The main fit and its variant, and the variant's gate row: check_variant judges the variant's draws (with
+    gate.on_fail: stop a failing variant stops the build, as any fit does) before LOO compares them.
+    """
+    if wildcards.model not in variant_models():
+        return {}
+    variant = variant_of(wildcards.model)
+    gate = f"results/checks/variants/{wildcards.model}/{VARIANT_PRIOR}.{variant}.diagnostics.csv"
+    return get_variant_pairs(wildcards) | {"variant_gate": gate}
 
 
 def get_scale(wildcards):

@@ -14,5 +14,7 @@ def main(measures_path: str, gate_cfg: dict, model: str, prior: str, out: str, l
 
 
 with log_to(snakemake.log[0]) as log:
-    main(snakemake.input.convergence, dict(snakemake.params.gate), snakemake.wildcards.model,
-         snakemake.wildcards.prior, snakemake.output.diagnostics, log)  # fmt: skip
+    # the variant named as the model, so that its row and a failure are not taken for the main fit's
+    main(snakemake.input.convergence, dict(snakemake.params.gate),
+         f"{snakemake.wildcards.model}.{snakemake.wildcards.variant}", snakemake.wildcards.prior,
+         snakemake.output.diagnostics, log)  # fmt: skip
