@@ -307,9 +307,8 @@ def get_check_fit_inputs(wildcards):
         "convergence": get_convergence(wildcards),
         "idata": f"results/fits/{wildcards.model}/{wildcards.prior}.nc",
     }
-    if (
-        wildcards.model in PUBLISHED_MODELS
-    ):  # row labels of the main model; the PPC against the fit's own rows
+    # Track A: row labels of the main model's table; the PPC against the fit's own rows
+    if wildcards.model in PUBLISHED_MODELS:
         inputs["labels"] = (
             f"results/data/published/observations.{config['published']['n_source']}.csv"
         )
