@@ -197,11 +197,8 @@ def _vectorize_at_first_call():
     compiled its ``_binom_pmf`` (ECDF bands, which no job here uses: models.sbc has its own) in 0.4-0.5 s of the
     server's start, which the first jobs of every run wait for. Without signatures numba compiles a function at
     its first call, for the types it is called with: the same function, compiled if and when it is used."""
-    try:
-        import numba
-    except ImportError:  # nothing to defer
-        yield
-        return
+    import numba  # installed with PyTensor and nutpie
+
     eager = numba.vectorize
 
     def deferred(*args, **kwargs):
@@ -285,18 +282,7 @@ def _run_job(request: dict, fds: list[int]) -> int:
     os.chdir(request["cwd"])
     sys.argv = list(request["argv"])
     sys.path[0] = os.path.dirname(os.path.abspath(sys.argv[0]))  # as for `python script.py`
-    try:
-        runpy.run_path(sys.argv[0], run_name="__main__")
-        code = 0
-    except SystemExit as stop:  # as the interpreter treats sys.exit(): None is 0, a message is printed and 1
-        if stop.code is None or isinstance(stop.code, int):
-            code = stop.code or 0
-        else:
-            print(stop.code, file=sys.stderr)
-            code = 1
-    except BaseException:
-        traceback.print_exc()
-        code = 1
+    code = _exit_status(lambda: runpy.run_path(sys.argv[0], run_name="__main__"))
     # what the end of any Python process runs: the job's own finalizers (atexit, weakref.finalize: temporary
     # directories and the like) and the libraries' clean-up (logging.shutdown, ...), all process-local
     atexit._run_exitfuncs()
@@ -373,16 +359,25 @@ def stop() -> None:
         shutil.rmtree(Path(path).parent, ignore_errors=True)
 
 
-def main(argv: list[str]) -> None:
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop(): leave through serve()'s clean-up
-    code = 0
+def _exit_status(run) -> int:
+    """The exit status of ``run()`` as the interpreter gives it: 0 when it returns; sys.exit()'s code, None as 0, a
+    message printed and 1; any other exception's traceback printed and 1."""
     try:
-        serve(argv[0], int(argv[1]))
+        run()
+        return 0
     except SystemExit as stop:
-        code = stop.code if isinstance(stop.code, int) else 0
+        if stop.code is None or isinstance(stop.code, int):
+            return stop.code or 0
+        print(stop.code, file=sys.stderr)
+        return 1
     except BaseException:
         traceback.print_exc()
-        code = 1
+        return 1
+
+
+def main(argv: list[str]) -> None:
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop(): leave through serve()'s clean-up
+    code = _exit_status(lambda: serve(argv[0], int(argv[1])))
     sys.stdout.flush()
     sys.stderr.flush()
     # Without the interpreter's teardown of everything PRELOAD imported: it took 1.2 s, which stop() (Snakemake's
