@@ -6,6 +6,7 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 from reanalysis import worker
+from reanalysis.scheduling import cancel_rescheduling_timers
 from reanalysis.stale import on_build_failure
 
 min_version("9.0")
@@ -15,6 +16,14 @@ configfile: "config.yaml"
 
 
 include: "workflow/rules/common.smk"
+
+
+# Jobs' scripts run in forks of one pre-imported process (config: worker), started here, once per run, so that it
+# imports while Snakemake builds the DAG; onstart keeps it. Not in Snakemake's own job subprocesses.
+if config["worker"] and workflow.is_main_process:
+    worker.prestart("logs/worker.log")
+
+
 include: "workflow/rules/data.smk"
 include: "workflow/rules/model.smk"
 include: "workflow/rules/check.smk"
@@ -30,17 +39,19 @@ rule all:
         rules.report.output.html,
 
 
-# Jobs' scripts run in forks of one pre-imported process, started here once per run (config: worker).
 onstart:
     if config["worker"]:
         worker.start("logs/worker.log")
 
 
+# Both: Snakemake's process would wait up to 1 s more for its scheduler's last timer (reanalysis.scheduling).
 onsuccess:
     worker.stop()
+    cancel_rescheduling_timers()
 
 
 # Snakemake removes only a failing job's outputs: the last good report would stay and read as current.
 onerror:
     worker.stop()
+    cancel_rescheduling_timers()
     on_build_failure(Path(rules.report.output.html), log)

@@ -4,6 +4,7 @@ script's own process. The pipeline's use of it is in test_pipeline_e2e."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -208,6 +209,51 @@ def test_start_and_stop_set_and_clear_the_jobs_variable(tmp_path, monkeypatch):
     assert server.returncode == 0  # SIGTERM: out through serve's clean-up, then os._exit without teardown
     assert worker.ENV not in os.environ and not path.parent.exists()
     assert "serving jobs" in (tmp_path / "worker.log").read_text()
+
+
+def test_a_prestarted_server_that_no_run_keeps_is_stopped_at_exit(tmp_path):
+    """A dry run reads the Snakefile, which prestarts a server, and never reaches onstart: at its exit the server is
+    stopped and the partial log, the socket directory and the log directory prestart created are removed."""
+    code = textwrap.dedent(
+        """
+        import json, os
+        from reanalysis import worker
+        worker.prestart("logs/worker.log")
+        print(json.dumps({"pid": worker._server.pid, "socket": os.environ[worker.ENV], "me": os.getpid(),
+                          "logs": sorted(os.listdir("logs"))}))
+        """
+    )
+    env = {k: v for k, v in base_env().items() if k != worker.ENV}
+    result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True, text=True,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    made = json.loads(result.stdout)
+    assert made["logs"] == [f"worker.log.{made['me']}.partial"]
+    assert not _running(made["pid"]) and not Path(made["socket"]).parent.exists()
+    assert not (tmp_path / "logs").exists()
+
+
+def test_onstart_keeps_the_prestarted_server_and_its_log(tmp_path, monkeypatch):
+    """start() after prestart(): the same server, its log renamed to the run's log, which it goes on writing to."""
+    monkeypatch.delenv(worker.ENV, raising=False)
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)  # the server and the job see one environment
+    monkeypatch.setattr(worker, "_partial", None)
+    log = tmp_path / "logs" / "worker.log"
+    worker.prestart(log)
+    server = worker._server
+    try:
+        worker.start(log)
+        assert worker._server is server and log.exists() and list(log.parent.iterdir()) == [log]
+        path = Path(os.environ[worker.ENV])
+        deadline = time.monotonic() + 60
+        while not path.exists():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        result = run(tmp_path, str(path), "3")
+        assert result.returncode == 3 and seen(result)["ppid"] == server.pid, result.stderr
+    finally:
+        worker.stop()
+    assert "serving jobs" in log.read_text() and " started: " in log.read_text()
 
 
 def _running(pid: int) -> bool:

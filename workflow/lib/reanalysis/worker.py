@@ -1,10 +1,10 @@
 """Run the pipeline's job scripts in forks of one process that has already imported PyMC, ArviZ and the rest.
 
 A job script spends 2-3 s importing its libraries before it does any work, and a prior edit reruns 21 jobs.
-The Snakefile's ``onstart`` hook starts :func:`serve` once per Snakemake run; each script's first statement,
-:func:`delegate`, hands the very script file Snakemake wrote (preamble and all) to that process, which forks,
-gives the fork the job's stdin/stdout/stderr, working directory and argv, and runs the file there. The job's
-exit status comes back to the script, which exits with it, so Snakemake sees an ordinary job.
+The Snakefile starts :func:`serve` once per Snakemake run, while Snakemake builds the DAG (:func:`prestart`); each
+script's first statement, :func:`delegate`, hands the very script file Snakemake wrote (preamble and all) to that
+process, which forks, gives the fork the job's stdin/stdout/stderr, working directory and argv, and runs the file
+there. The job's exit status comes back to the script, which exits with it, so Snakemake sees an ordinary job.
 
 Each fork starts from the same freshly imported state (the server itself never runs a job), so jobs do not
 see each other. When the server is absent, refuses (its environment differs from the job's: PyTensor and
@@ -323,17 +323,48 @@ def _pid_exists(pid: int) -> bool:
 
 
 _server: subprocess.Popen | None = None  # started by this (Snakemake's) process
+_partial: Path | None = None  # the log of a prestarted server that no onstart has kept yet
+
+
+def prestart(log: str | Path) -> None:
+    """While the Snakefile is read: start the server, so that it imports while Snakemake builds the DAG.
+
+    It imported for 2.5-3 s after ``onstart``, which the first jobs of every run waited for. Until :func:`start`
+    keeps it, it logs to ``log.<pid>.partial``; a run that starts no job (a dry run, nothing to do, an error
+    before any job) stops it and removes that file at exit. Not inside another run's job (the DAG picture's
+    Snakemake), whose jobs are never run.
+    """
+    global _partial
+    if ENV in os.environ or _server is not None:
+        return
+    log = Path(log)
+    created = [d for d in (log.parent, *log.parent.parents) if not d.exists()]
+    _partial = log.with_name(f"{log.name}.{os.getpid()}.partial")
+    _spawn(_partial)
+    atexit.register(_discard_unkept, created)
 
 
 def start(log: str | Path) -> None:
-    """The ``onstart`` hook: start a server for this Snakemake process and point its jobs at it (``ALLIANCE_WORKER``).
+    """The ``onstart`` hook: keep the server :func:`prestart` started (its log becomes ``log``), or start one for
+    this Snakemake process; either way its jobs are pointed at it (``ALLIANCE_WORKER``).
 
     The server logs to ``log`` and stops with Snakemake, or at :func:`stop`.
     """
+    global _partial
+    if _partial is not None:
+        partial, _partial = _partial, None
+        if _server is not None and _server.poll() is None:
+            os.replace(partial, log)  # the same directory: the server writes on to the renamed file
+            return
+        stop()  # it exited while importing: its log says why; a fresh server tries again
+    _spawn(Path(log))
+
+
+def _spawn(log: Path) -> None:
     global _server
     path = os.path.join(tempfile.mkdtemp(prefix="alliance-worker-"), "socket")
     os.environ[ENV] = path  # before the server starts, so that its environment is the jobs'
-    Path(log).parent.mkdir(parents=True, exist_ok=True)
+    log.parent.mkdir(parents=True, exist_ok=True)
     with open(log, "w") as handle:
         # env: os.environ as Python sees it, which Snakemake passes to jobs; without it the server would inherit
         # the C-level environment, where a library's setenv (LINES, COLUMNS) may have added what jobs never see
@@ -342,6 +373,17 @@ def start(log: str | Path) -> None:
             stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     Path(path).with_suffix(".pid").write_text(str(_server.pid))
+
+
+def _discard_unkept(created: list[Path]) -> None:
+    """At exit of a Snakemake process whose prestarted server no run kept: stop it, remove what prestart made."""
+    if _partial is None:
+        return
+    stop()
+    _partial.unlink(missing_ok=True)
+    for directory in created:  # innermost first; only if still empty
+        with contextlib.suppress(OSError):
+            directory.rmdir()
 
 
 def stop() -> None:
