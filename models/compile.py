@@ -466,11 +466,13 @@ class _SharedInputsOnly:
     """Stands in for nutpie's compiled PyTensor log density when a hand-written kernel replaces it: nutpie asks it
     only which shared variables the log density reads (to lay out the kernel's data), never to run."""
 
-    def __init__(self, outputs):
+    def __init__(self, outputs, lengths=()):
         from pytensor.compile import SharedVariable
         from pytensor.graph.traversal import graph_inputs
 
-        self._shared = [v for v in graph_inputs(outputs) if isinstance(v, SharedVariable)]
+        # ``lengths``: the model's dimension lengths, which the unrewritten graph reads and no kernel does
+        skip = {id(v) for v in lengths}
+        self._shared = [v for v in graph_inputs(outputs) if isinstance(v, SharedVariable) and id(v) not in skip]
         self.vm = self  # nutpie reads ``.vm.jit_fn``
 
     def get_shared(self):
@@ -488,24 +490,30 @@ def _logp_graph_skipped():
     graph rewriting in every process, warm cache or not), then hands it to the C-callback builder, where the
     kernel replaces it. Here nutpie is asked for the log density without gradient, and within that one helper its
     compile of the log density (the call without ``givens``: the expand function has them) returns the log
-    density's shared inputs only.
+    density's shared inputs only, and its rewriting of the log density (canonicalize, stabilize: 0.1-0.37 s a
+    fit, 2026-12-02) is skipped: nothing evaluates that graph. Unrewritten, it also reads the lengths of the
+    model's dimensions, which are left out; its other shared inputs are the rewritten graph's, in the same order
+    (tests/test_compile.py, every model kind; a difference would change the kernel's data layout, hence its cache
+    key, and so be checked again by :func:`verify_kernel`).
     """
     import nutpie.compile_pymc as cp
     import pymc.pytensorf as pf
+    import pytensor.graph
 
-    make_functions, compile_ = cp._make_functions, pf.compile
-
-    def compile_expand_only(inputs, outputs, *args, **kwargs):
-        if "givens" in kwargs:
-            return compile_(inputs, outputs, *args, **kwargs)
-        return _SharedInputsOnly(outputs)
+    make_functions, compile_, rewrite = cp._make_functions, pf.compile, pytensor.graph.rewrite_graph
 
     def logp_only(model, **kwargs):
+        def compile_expand_only(inputs, outputs, *args, **kwargs):
+            if "givens" in kwargs:
+                return compile_(inputs, outputs, *args, **kwargs)
+            return _SharedInputsOnly(outputs, model.dim_lengths.values())
+
         pf.compile = compile_expand_only  # _make_functions imports it when called
+        pytensor.graph.rewrite_graph = lambda graph, **_: graph  # _make_functions's only call of it: the log density
         try:
             return make_functions(model, **(kwargs | {"compute_grad": False}))
         finally:
-            pf.compile = compile_
+            pf.compile, pytensor.graph.rewrite_graph = compile_, rewrite
 
     cp._make_functions = logp_only
     try:

@@ -204,6 +204,35 @@ def test_a_failed_first_compile_leaves_no_done_mark(tmp_path):
     assert not (tmp_path / "bad.done").exists()  # the next process compiles it itself
 
 
+def _alliance_model():
+    from models.participant import CohortData, build_alliance_model, simulate_from_model, to_participant_prior
+
+    spec = COHORT_SPECS["mdd"]
+    data = CohortData.from_long(simulate_from_model(spec, 24, {}, seed=2), spec, "GRID-HAMD")
+    return build_alliance_model(data, to_participant_prior(CONFIG["priors"]["reference"]))
+
+
+@pytest.mark.parametrize("build", [_model, _student_t_model, _alliance_model], ids=["track_a", "outcome", "alliance"])
+def test_the_unrewritten_log_density_gives_the_rewritten_ones_shared_inputs(build):
+    """With a hand-written kernel, nutpie's rewriting of the log density is skipped (compile._logp_graph_skipped):
+    the kernel's data layout comes from the shared inputs the stand-in reports, which must be those nutpie's
+    rewritten graph reads, in its order."""
+    import nutpie.compile_pymc as cp
+    import pytensor
+    from pytensor.compile import SharedVariable
+    from pytensor.graph.traversal import graph_inputs
+
+    model = build()
+    rewritten = pytensor.graph.rewrite_graph(model.logp(), include=["canonicalize", "stabilize"])
+    expected = [v.name for v in graph_inputs([rewritten]) if isinstance(v, SharedVariable)]
+    initial = pm.initial_point.make_initial_point_fn(model=model)
+    with mc._logp_graph_skipped():
+        stand_in = cp._make_functions(model, mode="NUMBA", compute_grad=True, join_expanded=True,
+                                      pymc_initial_point_fn=initial, var_names=None)[2]  # fmt: skip
+    assert isinstance(stand_in, mc._SharedInputsOnly)
+    assert [v.name for v in stand_in.get_shared()] == expected and expected
+
+
 @pytest.mark.parametrize("build", [_model, _student_t_model], ids=["track_a", "student_t"])
 def test_python_reference_matches_the_c_backend(build):
     """The reference a kernel is verified against (op by op in Python, scipy's erfcx and digamma) is PyMC's model:

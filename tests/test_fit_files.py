@@ -30,6 +30,16 @@ def test_round_trip_keeps_values_coords_and_attrs(tmp_path):
     np.testing.assert_array_equal(back.log_likelihood["obs"].values, idata.log_likelihood["obs"].values)
 
 
+def test_draws_are_written_uncompressed(tmp_path):
+    """zlib saved 15% of a fit's size and cost a quarter of a second of every fit job (fit_files docstring)."""
+    import netCDF4
+
+    write_fit(_idata(), tmp_path / "fit.nc")
+    with netCDF4.Dataset(tmp_path / "fit.nc") as root:
+        filters = [root[g][v].filters() for g in ("posterior", "log_likelihood") for v in root[g].variables]
+    assert filters and not any(f and f.get("zlib") for f in filters), filters
+
+
 def test_a_truncated_fit_names_its_file_and_the_remedy(tmp_path):
     write_fit(_idata(), tmp_path / "fit.nc")
     damaged = tmp_path / "damaged.nc"

@@ -110,3 +110,56 @@ def test_add_log_densities_keeps_a_group_the_sampler_stored():
     add_log_densities(idata, model)
     assert float(idata.log_likelihood["y"].max()) == -1.0
     assert "log_prior" in idata.groups()
+
+
+def test_a_cached_function_gives_another_prior_sets_numbers(tmp_path, monkeypatch):
+    """The function built for one prior set, loaded from the cache for another, gives exactly what a function
+    built for the other gives; the second job builds nothing."""
+    import models.log_density as ld
+
+    grouping = CONFIG["published"]["grouping"]
+    data = PublishedData.from_observations(published_observations(), grouping)
+    model = {p: build_published_model(data, to_z_prior(CONFIG["priors"][p], grouping), "fisher_z")
+             for p in ("reference", "sceptical")}  # fmt: skip
+    idata = as_posterior(model["sceptical"])
+    fresh = log_densities(idata, model["sceptical"], cache=tmp_path / "sceptical-only")
+    log_densities(idata, model["reference"], cache=tmp_path / "shared")  # builds and stores
+    monkeypatch.setattr(ld, "_build", lambda umodel: pytest.fail("built again instead of loaded"))
+    cached = log_densities(idata, model["sceptical"], cache=tmp_path / "shared")
+    for group in ("log_likelihood", "log_prior"):
+        assert cached[group].equals(fresh[group]), group  # values, dims and coords (not the creation time)
+    # the prior set matters: the reference prior's own numbers differ
+    assert not np.allclose(log_densities(idata, model["reference"], cache=tmp_path / "shared")["log_prior"]["mu"],
+                           cached["log_prior"]["mu"])  # fmt: skip
+
+
+def test_data_held_as_constants_are_part_of_the_key(tmp_path):
+    """Observations given as arrays are constants of the compiled function: other values, another entry."""
+    model = toy()
+    with pm.Model(coords={"group": ["a", "b", "c"]}) as other:
+        sigma = pm.HalfNormal("sigma", 1.0)
+        mu = pm.Normal("mu", 0.0, 1.0, dims="group")
+        pm.Normal("y", mu, sigma, observed=np.array([0.1, -0.4, 9.0]), dims="group")
+        pm.Normal("fixed", 0.0, 2.0, observed=np.array([[0.5, 1.0]]))
+    from models.log_density import cache_key
+
+    assert cache_key(model) != cache_key(other) and cache_key(model) == cache_key(toy())
+    idata = as_posterior(model)
+    first = log_densities(idata, model, cache=tmp_path)["log_likelihood"]["y"].values
+    second = log_densities(idata, other, cache=tmp_path)["log_likelihood"]["y"].values
+    np.testing.assert_array_equal(first[..., :2], second[..., :2])
+    assert not np.allclose(first[..., 2], second[..., 2])
+    assert len(list(tmp_path.glob("*.pkl"))) == 2
+
+
+def test_an_unreadable_cache_entry_is_built_again(tmp_path, caplog):
+    from models.log_density import cache_key
+
+    model = toy()
+    idata = as_posterior(model)
+    (tmp_path / f"{cache_key(model)}.pkl").write_bytes(b"not a pickle")
+    got = log_densities(idata, model, cache=tmp_path)
+    expected = log_densities(idata, model, cache=tmp_path / "empty")
+    assert got["log_likelihood"].equals(expected["log_likelihood"])
+    assert "cache entry not used" in caplog.text
+    assert (tmp_path / f"{cache_key(model)}.pkl").read_bytes() != b"not a pickle"  # replaced by a good entry
