@@ -256,6 +256,32 @@ def test_onstart_keeps_the_prestarted_server_and_its_log(tmp_path, monkeypatch):
     assert "serving jobs" in log.read_text() and " started: " in log.read_text()
 
 
+def test_onstart_replaces_a_prestarted_server_that_died_and_keeps_its_log(tmp_path, monkeypatch):
+    """A prestarted server that exited before onstart: its log becomes the run's log (no partial file is left
+    behind) and a fresh server, appending to it, takes the jobs."""
+    monkeypatch.delenv(worker.ENV, raising=False)
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
+    monkeypatch.setattr(worker, "_partial", None)
+    log = tmp_path / "logs" / "worker.log"
+    worker.prestart(log)
+    dead = worker._server
+    dead.kill()
+    dead.wait(timeout=10)
+    try:
+        worker.start(log)
+        assert worker._server is not dead and list(log.parent.iterdir()) == [log]
+        path = Path(os.environ[worker.ENV])
+        deadline = time.monotonic() + 60
+        while not path.exists():
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.05)
+        result = run(tmp_path, str(path), "0")
+        assert result.returncode == 0 and seen(result)["ppid"] == worker._server.pid, result.stderr
+    finally:
+        worker.stop()
+    assert " started: " in log.read_text()
+
+
 def _running(pid: int) -> bool:
     try:
         os.kill(pid, 0)

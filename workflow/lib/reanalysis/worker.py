@@ -351,21 +351,23 @@ def start(log: str | Path) -> None:
     The server logs to ``log`` and stops with Snakemake, or at :func:`stop`.
     """
     global _partial
+    mode = "w"
     if _partial is not None:
         partial, _partial = _partial, None
+        os.replace(partial, log)  # the same directory: a running server writes on to the renamed file
         if _server is not None and _server.poll() is None:
-            os.replace(partial, log)  # the same directory: the server writes on to the renamed file
             return
-        stop()  # it exited while importing: its log says why; a fresh server tries again
-    _spawn(Path(log))
+        stop()  # it exited while importing: its log (kept) says why, and a fresh server appends to it
+        mode = "a"
+    _spawn(Path(log), mode)
 
 
-def _spawn(log: Path) -> None:
+def _spawn(log: Path, mode: str = "w") -> None:
     global _server
     path = os.path.join(tempfile.mkdtemp(prefix="alliance-worker-"), "socket")
     os.environ[ENV] = path  # before the server starts, so that its environment is the jobs'
     log.parent.mkdir(parents=True, exist_ok=True)
-    with open(log, "w") as handle:
+    with open(log, mode) as handle:
         # env: os.environ as Python sees it, which Snakemake passes to jobs; without it the server would inherit
         # the C-level environment, where a library's setenv (LINES, COLUMNS) may have added what jobs never see
         _server = subprocess.Popen(
