@@ -193,8 +193,7 @@ def run(
     ``gradient``: as config ``sampler.gradient`` (:func:`models.compile.compile_nutpie`), so SBC checks the
     sampler the fits use.
     """
-    import nutpie
-
+    from models import nutpie_trace
     from models.compile import compile_nutpie, with_data
 
     compiled = compile_nutpie(model, gradient)
@@ -203,7 +202,7 @@ def run(
     rows = []
     for i, values in enumerate(datasets):
         rep = first_replicate + i
-        idata = nutpie.sample(
+        idata = nutpie_trace.sample(
             with_data(compiled, values), draws=settings.draws, tune=settings.tune, chains=settings.chains,
             cores=cores, seed=seed + rep, target_accept=settings.target_accept, progress_bar=False,
         )  # fmt: skip

@@ -54,11 +54,11 @@ Verdict = Callable[[az.InferenceData], list[str]]
 
 def nutpie_draw(compiled) -> Callable[[SamplerSettings, int], az.InferenceData]:
     """(settings, seed) -> nutpie's draws from an already compiled model (for :func:`with_retry`)."""
-    import nutpie
+    from models import nutpie_trace
 
-    return lambda s, seed: nutpie.sample(
+    return lambda s, seed: nutpie_trace.sample(
         compiled, seed=seed, draws=s.draws, tune=s.tune, chains=s.chains, cores=max(s.cores, 1),
-        target_accept=s.target_accept, save_warmup=False, progress_bar=False,
+        target_accept=s.target_accept, progress_bar=False,
     )  # fmt: skip
 
 

@@ -301,3 +301,30 @@ def test_vectorize_compiles_at_first_call_while_the_server_imports():
         assert square.types == []  # nothing compiled yet
     assert numba.vectorize is eager
     assert square(np.array([1.5, -2.0])).tolist() == [2.25, 4.0] and square.types == ["d->d"]
+
+
+CACHES = textwrap.dedent(
+    """
+    from reanalysis.worker import delegate
+    delegate()
+    import gc, inspect, json
+    from reanalysis.convergence import _geyer_tau
+    print(json.dumps({"frozen": gc.get_freeze_count(), "numba": len(_geyer_tau.signatures),
+                      "inspect": len(inspect._filesbymodname)}))
+    """
+)
+
+
+def test_a_fork_starts_with_the_servers_caches_filled_and_its_objects_frozen(tmp_path, server):
+    path, _ = server
+    script = tmp_path / "caches.py"
+    script.write_text(CACHES)
+
+    def caches(socket_path):
+        out = subprocess.run([sys.executable, str(script)], env={**base_env(), worker.ENV: socket_path, **ONE_THREAD},
+                             capture_output=True, text=True, cwd=tmp_path, timeout=60, check=True)  # fmt: skip
+        return json.loads(out.stdout.splitlines()[0])
+
+    forked, alone = caches(path), caches(str(tmp_path / "absent"))
+    assert forked["frozen"] > 10_000 and forked["numba"] == 1 and forked["inspect"] > 100
+    assert alone == {"frozen": 0, "numba": 0, "inspect": 0}  # what a job's own process starts with

@@ -115,6 +115,12 @@ def _geyer_tau(mean_acov: np.ndarray, var_plus: float, n_draw: int) -> float:
     return -1.0 + 2.0 * np.sum(rho[: max_t + 1]) + np.sum(rho[max_t + 1 : max_t + 2])
 
 
+def load_compiled() -> None:
+    """Load :func:`_geyer_tau` from numba's cache (compiling it if absent). The job worker's server calls this once
+    for all its forks: the first numba function a process loads also sets up numba's typing and target contexts."""
+    _geyer_tau(np.zeros(4), 1.0, 4)
+
+
 def _ess(a: np.ndarray) -> np.ndarray:
     """ESS of each scalar of an (n, chains, draws) array, as ArviZ's ``_ess`` of one (chains, draws) array."""
     n, n_chain, n_draw = a.shape
