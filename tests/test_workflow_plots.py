@@ -1,6 +1,7 @@
 """Workflow figures: each draws what its inputs say (band verdicts, shares, flagged observations, the stamp)."""
 
 import arviz as az
+import matplotlib.patches
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
@@ -43,6 +44,21 @@ def test_prior_predictive_rho_prints_the_share_inside_the_plausible_range():
     assert f"rho pooled: {share:.0%} inside" in _texts(fig)
     assert "rho pooled: 100% inside" in _texts(fig)
     assert "SYNTHETIC DATA" not in _texts(fig)
+
+
+def test_prior_predictive_scale_counts_every_draw_with_the_tails_piled_at_the_ends():
+    rng = np.random.default_rng(2)
+    draws = {"reference": rng.standard_t(2, (1, 4000)) * 5, "sceptical": rng.normal(0, 2, (1, 4000))}
+    prior = {name: az.from_dict(prior={"slope_points": d}) for name, d in draws.items()}
+    fig = wp.prior_predictive_scale(prior, "slope_points", (-4.0, 4.0), "within one MCID", "slope", "t", True)
+    for ax, d in zip(fig.axes, draws.values(), strict=True):
+        (steps,) = [p for p in ax.patches if isinstance(p, matplotlib.patches.StepPatch)]
+        counts, edges = steps.get_data().values, steps.get_data().edges
+        assert len(counts) == 60 and counts.sum() == d.size  # draws beyond the axis are counted in its end bins
+        assert counts[0] == np.sum(d < edges[1]) and counts[-1] == np.sum(d >= edges[-2])
+        assert f"{np.mean((d >= -4) & (d <= 4)):.0%} inside" in _texts(fig)
+    assert np.sum(np.abs(draws["reference"]) > edges[-1]) > 0  # the heavy tail does reach beyond the axis
+    assert "SYNTHETIC DATA" in _texts(fig)
 
 
 def test_sensitivity_chart_prints_diagnoses():

@@ -178,7 +178,9 @@ def prior_predictive_scale(
     for k, name in enumerate(names):
         ax, colour = axes[0, k], PRIOR_COLOURS[k % len(PRIOR_COLOURS)]
         ax.axvspan(*band, color="0.9", zorder=0)
-        ax.hist(np.clip(draws[name], lo, hi), bins=60, range=(lo, hi), color=colour, alpha=0.8)
+        # one filled step outline, not 60 bar patches: half of the figure's drawing time
+        counts, edges = np.histogram(np.clip(draws[name], lo, hi), bins=60, range=(lo, hi))
+        ax.stairs(counts, edges, fill=True, color=colour, alpha=0.8)
         inside = np.mean((draws[name] >= band[0]) & (draws[name] <= band[1]))
         ax.text(0.03, 0.97, f"{inside:.0%} inside", transform=ax.transAxes, va="top", fontsize=8)
         ax.set_title(name, fontsize=10, color=colour)
