@@ -11,6 +11,7 @@ import pytest
 from reanalysis.dag import (
     RuleGraph,
     RuleInfo,
+    deleted_while_listed,
     draw,
     group_by_rule,
     layout,
@@ -213,3 +214,14 @@ def test_structural_config_ignores_prior_numbers_and_worker_not_prior_names():
     assert structural_config({**CONFIG, "worker": not CONFIG["worker"]}) == structural_config(CONFIG)
     assert structural_config({**CONFIG, "sbc": "full"}) != structural_config(CONFIG)  # everything else counts
     assert CONFIG["priors"]["sceptical"]["rho"], "the caller's config is not modified"
+
+
+def test_only_a_file_deleted_under_the_inner_snakemake_is_asked_again():
+    # both ways Snakemake 9 words it: a listed file gone, and its modification time gone (seen in CI, 2026-12-03)
+    assert deleted_while_listed("Building DAG of jobs...\nMissingInputException: File or directory not found")
+    assert deleted_while_listed(
+        "WorkflowError:\nUnable to obtain modification time of file results/sbc/published_alt_n/chunk0.csv although "
+        "it existed before. It could be that a concurrent process has deleted it while Snakemake was running."
+    )
+    assert not deleted_while_listed("SyntaxError in file Snakefile, line 3")
+    assert not deleted_while_listed("WorkflowError: Config file config.yaml not found")

@@ -172,7 +172,8 @@ def test_tables(tiny_run):
     assert (mcid_half["value"] == -2.5).all() and len(mcid_half) == 2 * (1 + 4)  # priors x (mean + 4 cells)
     assert probs["probability"].between(0, 1).all()
     diag = pd.read_csv(tables / "diagnostics.csv")
-    assert len(diag) == 3 + 8 and diag["passed"].all()  # Track A 3 fits; Track B 2 priors x 3 outcomes + 2 alliance
+    # Track A 3 fits; Track B 2 priors x 3 outcomes + 2 alliance; the 4 LOO variants (Track A, 3 outcomes)
+    assert len(diag) == 3 + 8 + 4 and diag["passed"].all()
     assert diag["attempts"].isin([1, 2]).all()  # a first attempt, and the retry only if it failed the gate
     fits = tiny_run / "results" / "fits" / "ptsd_outcome_CAPS-5"
     # replicated data only in the first prior set's fit: the one the posterior predictive check reads
@@ -292,10 +293,14 @@ def test_flagged_gate_builds_red_report(tiny_run, tmp_path):
     assert mark_stale(workdir / "results" / "report.html")  # as if an earlier build had failed
     # judge the existing draws against the new gate without refitting (README, "Changing the analysis"); a plain
     # run would refit every fit, since the fits' retry decision depends on the gate
-    result = snakemake(workdir, "--rerun-triggers", "mtime", "input", "-R", "check_fit")
+    result = snakemake(workdir, "--rerun-triggers", "mtime", "input", "-R", "check_fit", "check_variant")
     assert result.returncode == 0, result.stderr[-3000:]
     html = (workdir / "results" / "report.html").read_text()
-    assert "Convergence gate FAILED for 11 fit(s)" in html and html.count('<tr class="failed">') == 11
+    diagnostics = pd.read_csv(workdir / "results" / "tables" / "diagnostics.csv")
+    variants = diagnostics[diagnostics["model"].str.contains(".", regex=False)]
+    assert sorted(variants["model"].str.split(".").str[1]) == ["phase_pooled", "student_t", "student_t", "student_t"]
+    assert not variants["passed"].any() and variants["track"].notna().all()
+    assert "Convergence gate FAILED for 15 fit(s)" in html and html.count('<tr class="failed">') == 15  # 11 + 4
     assert BANNER_ID not in html and TITLE_MARK not in html  # a successful build writes the report afresh
 
 

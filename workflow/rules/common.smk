@@ -143,7 +143,13 @@ def get_evidence_settings(wildcards):
 
 
 def get_all_diagnostics(wildcards):
-    return [f"results/checks/{m}/{p}.diagnostics.csv" for m, p in get_fits()]
+    """The gate rows of every fit, the LOO variants' included: with gate.on_fail: flag, a variant that fails is
+    marked in the report's diagnostics table and gate banner like any fit."""
+    fits = [f"results/checks/{m}/{p}.diagnostics.csv" for m, p in get_fits()]
+    return fits + [
+        f"results/checks/variants/{m}/{VARIANT_PRIOR}.{variant_of(m)}.diagnostics.csv"
+        for m in variant_models()
+    ]
 
 
 def outcome_models():

@@ -13,20 +13,20 @@ from pathlib import Path
 
 import yaml
 
-from reanalysis.dag import RuleInfo, draw, group_by_rule, parse_dot, parse_summary
+from reanalysis.dag import RuleInfo, deleted_while_listed, draw, group_by_rule, parse_dot, parse_summary
 from reanalysis.scripting import log_to
 
 # provenance reads the benchmark file of nearly every job: its edges would cross the whole picture
 COLLAPSED = {"provenance": "reads every job's benchmark file"}
 
 
-def ask_snakemake(snakefile: str, config: dict, what: str, log, tries: int = 3) -> str:
+def ask_snakemake(snakefile: str, config: dict, what: str, log, tries: int = 5) -> str:
     """`snakemake --dag` or `--summary` for this config, run from inside the job (--nolock: the running workflow
     holds the lock).
 
-    While this job runs, the running workflow deletes the old outputs of jobs it is about to rerun (say with
-    --forceall); a file listed and then gone fails the inner DAG build with "File or directory not found". That
-    race, and only that, is asked again.
+    While this job runs, the running workflow deletes the old outputs of jobs it is about to rerun; a file listed
+    and then gone fails the inner DAG build (reanalysis.dag.deleted_while_listed). That race, and only that, is
+    asked again.
     """
     with tempfile.NamedTemporaryFile("w", suffix=".yaml") as cfg:
         yaml.safe_dump(config, cfg, sort_keys=False)
@@ -36,7 +36,7 @@ def ask_snakemake(snakefile: str, config: dict, what: str, log, tries: int = 3) 
         for attempt in range(1, tries + 1):
             result = subprocess.run(cmd, capture_output=True, text=True, timeout=600)
             log.info("%s (try %d)\n%s", " ".join(cmd), attempt, result.stderr)
-            if result.returncode == 0 or "File or directory not found" not in result.stderr:
+            if result.returncode == 0 or not deleted_while_listed(result.stderr):
                 break
             time.sleep(2.0)
     if result.returncode != 0:

@@ -16,7 +16,8 @@ def main(inputs, diagnostics_paths, outputs, log) -> None:
             tracks = dict(zip(table["model"], table["track"], strict=True))
         write_table(_track_first(table) if "track" in table else table, outputs[name])
     diagnostics = join_tables(diagnostics_paths)
-    write_table(_track_first(diagnostics.assign(track=diagnostics["model"].map(tracks))), outputs.diagnostics)
+    base = diagnostics["model"].str.split(".", n=1).str[0]  # a LOO variant's row ("published.phase_pooled") too
+    write_table(_track_first(diagnostics.assign(track=base.map(tracks))), outputs.diagnostics)
     log.info("joined the tables of %d fits", len(diagnostics_paths))
 
 

@@ -76,6 +76,17 @@ def parse_dot(text: str) -> tuple[dict[str, str], list[tuple[str, str]]]:
     return nodes, edges
 
 
+# What Snakemake says when a file it listed while building the DAG is gone a moment later: the running workflow
+# deleted the old output of a job it was starting (the DAG picture's inner Snakemake runs beside it)
+DELETION_RACE = ("File or directory not found", "although it existed before")
+
+
+def deleted_while_listed(stderr: str) -> bool:
+    """Did an inner ``snakemake --dag``/``--summary`` fail only because the running workflow deleted a file under
+    it (worth asking again), rather than for a reason of its own?"""
+    return any(message in stderr for message in DELETION_RACE)
+
+
 def parse_summary(text: str) -> dict[str, list[str]]:
     """``snakemake --summary`` (tab-separated: output_file, date, rule, ...) -> rule: its output files, sorted."""
     lines = [line.split("\t") for line in text.splitlines() if "\t" in line]
