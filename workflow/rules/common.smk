@@ -146,10 +146,7 @@ def get_all_diagnostics(wildcards):
     """The gate rows of every fit, the LOO variants' included: with gate.on_fail: flag, a variant that fails is
     marked in the report's diagnostics table and gate banner like any fit."""
     fits = [f"results/checks/{m}/{p}.diagnostics.csv" for m, p in get_fits()]
-    return fits + [
-        f"results/checks/variants/{m}/{VARIANT_PRIOR}.{variant_of(m)}.diagnostics.csv"
-        for m in variant_models()
-    ]
+    return fits + [variant_gate(m) for m in variant_models()]
 
 
 def outcome_models():
@@ -215,6 +212,11 @@ def variant_of(model):
 def variant_models():
     with_phase = "alliance_phase" in config["published"]["grouping"]
     return (["published"] if with_phase else []) + outcome_models()
+
+
+def variant_gate(model):
+    """The gate row of ``model``'s LOO variant (rule check_variant)."""
+    return f"results/checks/variants/{model}/{VARIANT_PRIOR}.{variant_of(model)}.diagnostics.csv"
 
 
 def get_variant_pairs(wildcards):
@@ -340,9 +342,9 @@ def get_compare_inputs(wildcards):
     """
     if wildcards.model not in variant_models():
         return {}
-    variant = variant_of(wildcards.model)
-    gate = f"results/checks/variants/{wildcards.model}/{VARIANT_PRIOR}.{variant}.diagnostics.csv"
-    return get_variant_pairs(wildcards) | {"variant_gate": gate}
+    return get_variant_pairs(wildcards) | {
+        "variant_gate": variant_gate(wildcards.model)
+    }
 
 
 def get_scale(wildcards):
