@@ -30,7 +30,8 @@ MODELS = [
 SNIPPET = """
 import json, statistics, sys, time
 sys.path.insert(0, "bench")
-import numpy as np, nutpie, yaml
+import numpy as np, yaml
+from models import nutpie_trace
 from models.compile import compile_nutpie
 from models.reported import reported
 from reanalysis.config import validate_config
@@ -44,8 +45,8 @@ seconds, steps, means = {g: [] for g in compiled}, {g: [] for g in compiled}, {g
 for rep in range(reps):
     for g, c in compiled.items():
         t = time.perf_counter()
-        idata = nutpie.sample(c, seed=rep + 1, draws=s["draws"], tune=s["tune"], chains=s["chains"], cores=2,
-                              target_accept=s["target_accept"], progress_bar=False)
+        idata = nutpie_trace.sample(c, seed=rep + 1, draws=s["draws"], tune=s["tune"], chains=s["chains"], cores=2,
+                                    target_accept=s["target_accept"], progress_bar=False)
         seconds[g].append(time.perf_counter() - t)
         steps[g].append(int(idata.sample_stats["n_steps"].sum()))
         names = reported(idata.posterior.data_vars, built.kind)

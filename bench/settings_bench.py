@@ -42,8 +42,7 @@ def build(cfg: dict, which: str, prior: str, residual: str | None = None):
 
 
 def main(settings: list[tuple[int, int, float]], seeds: int, out: Path) -> None:
-    import nutpie
-
+    from models import nutpie_trace
     from models.compile import compile_nutpie
     from reanalysis.config import validate_config
     from reanalysis.diagnostics import Gate, check
@@ -59,7 +58,7 @@ def main(settings: list[tuple[int, int, float]], seeds: int, out: Path) -> None:
                 for seed in range(seeds):
                     t0 = time.perf_counter()
                     kw = {"draws": draws, "tune": tune, "chains": cfg["sampler"]["chains"], "cores": 2}
-                    idata = nutpie.sample(
+                    idata = nutpie_trace.sample(
                         compiled, seed=1000 + seed, target_accept=target_accept, progress_bar=False, **kw
                     )
                     seconds = time.perf_counter() - t0

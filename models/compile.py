@@ -23,13 +23,17 @@ measured 2026-11-22 on the 2-core machine), most of it PyTensor's graph rewritin
 every SBC replicate and the reported/implied-n fits share one cache entry because priors and
 observations are ``pm.Data``. Within one process, :func:`with_data` swaps shared values into an
 already compiled model with no compile at all. A model with a hand-written kernel (:func:`register_handwritten`)
-skips PyTensor's log density and gradient altogether (:func:`_logp_graph_skipped`): 0.5-0.9 s of graph rewriting
-per process.
+skips PyTensor's log density and gradient altogether (:func:`_graphs_skipped`): 0.5-0.9 s of graph rewriting
+per process. nutpie's expand function (constrained parameters and deterministics of each draw) is not compiled
+either: its callback copies the draw, and :mod:`models.posterior_expand` derives the rest after sampling. With
+both, a first compile of Track A with an empty cache took 5.5-6.2 s against 9.9 s, and 0.28-0.36 s with a warm
+cache (2026-12-03).
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import logging
 import math
@@ -44,7 +48,7 @@ import pymc as pm
 _PATCHED_NUTPIE = "0.16.8"
 # bump an implementation's version when its code changes: it is part of the numba cache key
 _ERFCX_IMPL, _PSI_IMPL = "reanalysis-erfcx-1", "reanalysis-psi-1"
-_state = {"enabled": False, "nutpie_patched": False, "gradient": None}
+_state = {"enabled": False, "nutpie_patched": False, "gradient": None, "expand_copy": False}
 log = logging.getLogger(__name__)
 # model -> factory (model, names of the shared variables its log density reads) -> a numba function with the
 # signature of PyTensor's compiled log density and gradient; see register_handwritten
@@ -212,7 +216,9 @@ def _patch_nutpie_wrappers() -> bool:
         # Same contract as nutpie's logp_numba: 0 ok, -1 wrong dimension, 3 non-finite gradient,
         # 4 non-finite log density.
         if _state["gradient"] is not None:  # a hand-written gradient, verified against the model (verify_kernel)
-            logp_fn = _state["gradient"](shared_logp, n_dim, [shared_data[n] for n in shared_logp])
+            # writeable copies: nutpie's read-only arrays would give numba a second signature of the kernel to
+            # compile (read-only arrays) besides the callback's (writeable carrays), 0.5-3.7 s with an empty cache
+            logp_fn = _state["gradient"](shared_logp, n_dim, [np.array(shared_data[n]) for n in shared_logp])
         c_sig = numba.types.int64(numba.types.uint64, f64p, f64p, f64p, numba.types.voidptr)
         key = _callback_key(logp_fn, "logp", n_dim, _shared_layout(shared_logp, shared_data, user_data.dtype))
         fn = callback(_LOGP_SRC, "logp_numba", logp_fn, shared_logp, shared_data, user_data.dtype, key, n_dim=n_dim)
@@ -220,6 +226,10 @@ def _patch_nutpie_wrappers() -> bool:
 
     def make_c_expand_func(n_dim, n_expanded, expand_fn, user_data, shared_vars, shared_data):
         c_sig = numba.types.int64(numba.types.uint64, numba.types.uint64, f64p, f64p, numba.types.voidptr)
+        if _state["expand_copy"]:  # the trace's other variables are derived afterwards (compile_nutpie)
+            if n_expanded != n_dim:
+                raise RuntimeError(f"nutpie expands {n_dim} unconstrained values to {n_expanded}; expected a copy")
+            return copy_expand, c_sig
         layout = _shared_layout(shared_vars, shared_data, user_data.dtype)
         key = _callback_key(expand_fn, "expand", n_dim, n_expanded, layout)
         fn = callback(_EXPAND_SRC, "expand_numba", expand_fn, shared_vars, shared_data, user_data.dtype, key,
@@ -438,14 +448,23 @@ def compile_nutpie(model: pm.Model, gradient: str = "handwritten"):
 
     ``gradient``: ``handwritten`` uses the model's registered kernel (:func:`register_handwritten`) where it has
     one and nutpie's wrappers are patched, PyTensor's compiled graph otherwise; ``pytensor`` always the latter.
+
+    With nutpie's wrappers patched, the trace holds the unconstrained draws only, and the constrained parameters and
+    deterministics are derived afterwards (:mod:`models.posterior_expand`, the model's ``expand_func``): sample it
+    with :func:`models.nutpie_trace.sample`, which adds them, not with ``nutpie.sample``.
     """
     if gradient not in GRADIENTS:
         raise ValueError(f"sampler.gradient={gradient!r}; expected one of {GRADIENTS}")
     enable()
     import nutpie
 
-    factory = _HANDWRITTEN.get(model) if gradient == "handwritten" and _state["nutpie_patched"] else None
+    if not _state["nutpie_patched"]:
+        return nutpie.compile_pymc_model(model)
+    from models.posterior_expand import expander
+
+    factory = _HANDWRITTEN.get(model) if gradient == "handwritten" else None
     structure = structure_key(model)
+    expand = expander(model)
 
     def verified(names, n_dim, shared):
         kernel = factory(model, names)
@@ -454,72 +473,105 @@ def compile_nutpie(model: pm.Model, gradient: str = "handwritten"):
 
     _state["gradient"] = verified if factory else None
     try:
-        with first_compile_lock(structure), _logp_graph_skipped() if factory else contextlib.nullcontext():
-            # cache=True: the C callbacks are stored under the keys of _callback_key (only with the patch active;
-            # nutpie's own closures would miss the cache every time).
-            return nutpie.compile_pymc_model(model, cache=_state["nutpie_patched"])
+        with first_compile_lock(structure), _graphs_skipped(expand.shared, logp=factory is not None):
+            # cache=True: the C callbacks are stored under the keys of _callback_key (nutpie's own closures would
+            # miss the cache every time)
+            compiled = nutpie.compile_pymc_model(model, cache=True, var_names=[])
     finally:
         _state["gradient"] = None
+    return dataclasses.replace(compiled, expand_func=expand)
+
+
+def copy_expand(dim, expanded, x_, out_, user_data_):
+    """nutpie's expand callback when the trace's other variables are derived afterwards (models.posterior_expand):
+    the draw itself. Module-level, so numba caches one callback for every model."""
+    if dim != expanded:
+        return -1
+    for i in range(dim):
+        out_[i] = x_[i]
+    return 0
 
 
 class _SharedInputsOnly:
-    """Stands in for nutpie's compiled PyTensor log density when a hand-written kernel replaces it: nutpie asks it
-    only which shared variables the log density reads (to lay out the kernel's data), never to run."""
+    """Stands in for a function nutpie would compile with PyTensor and that is not needed (a log density a
+    hand-written kernel replaces, an expand function replaced by :func:`copy_expand`): nutpie asks it only which
+    shared variables the function reads (to lay out the callbacks' data), never to run."""
 
-    def __init__(self, outputs, lengths=()):
-        from pytensor.compile import SharedVariable
-        from pytensor.graph.traversal import graph_inputs
-
-        # ``lengths``: the model's dimension lengths, which the unrewritten graph reads and no kernel does
-        skip = {id(v) for v in lengths}
-        self._shared = [v for v in graph_inputs(outputs) if isinstance(v, SharedVariable) and id(v) not in skip]
+    def __init__(self, shared):
+        self._shared = list(shared)
         self.vm = self  # nutpie reads ``.vm.jit_fn``
 
     def get_shared(self):
         return self._shared
 
     def jit_fn(self, *args):
-        raise RuntimeError("PyTensor's log density was not compiled: this model samples with its hand-written kernel")
+        raise RuntimeError("this PyTensor function was not compiled: a hand-written kernel or models.posterior_expand "
+                           "does its work")  # fmt: skip
+
+
+def _shared_inputs(outputs, skip=()) -> list:
+    from pytensor.compile import SharedVariable
+    from pytensor.graph.traversal import graph_inputs
+
+    skipped = {id(v) for v in skip}
+    return [v for v in graph_inputs(outputs) if isinstance(v, SharedVariable) and id(v) not in skipped]
 
 
 @contextlib.contextmanager
-def _logp_graph_skipped():
-    """nutpie without PyTensor's log-density graph, for a model with a hand-written kernel (pinned nutpie only).
+def _graphs_skipped(expand_shared, logp: bool):
+    """nutpie without PyTensor's expand function and, with ``logp`` (a hand-written kernel), without its log-density
+    graph (pinned nutpie only).
 
-    nutpie builds the gradient graph of the log density and compiles it with the expand function (0.5-0.9 s of
-    graph rewriting in every process, warm cache or not), then hands it to the C-callback builder, where the
-    kernel replaces it. Here nutpie is asked for the log density without gradient, and within that one helper its
-    compile of the log density (the call without ``givens``: the expand function has them) returns the log
-    density's shared inputs only, and its rewriting of the log density (canonicalize, stabilize: 0.1-0.37 s a
-    fit, 2026-12-02) is skipped: nothing evaluates that graph. Unrewritten, it also reads the lengths of the
-    model's dimensions, which are left out; its other shared inputs are the rewritten graph's, in the same order
-    (tests/test_compile.py, every model kind; a difference would change the kernel's data layout, hence its cache
-    key, and so be checked again by :func:`verify_kernel`).
+    The expand function: nutpie is asked for no trace variables beyond the unconstrained draws (``var_names=[]``),
+    its compile of that trivial function (the call with ``givens``) returns a stand-in reading ``expand_shared``
+    (the shared inputs of what :mod:`models.posterior_expand` derives, so ``with_data`` can update them), and
+    :func:`copy_expand` is its callback.
+
+    The log density: nutpie builds the gradient graph of the log density and compiles it (0.5-0.9 s of graph
+    rewriting in every process, warm cache or not), then hands it to the C-callback builder, where the kernel
+    replaces it. With ``logp``, nutpie is asked for the log density without gradient, and its compile of it
+    returns the log density's shared inputs only, and its rewriting of the log density (canonicalize, stabilize:
+    0.1-0.37 s a fit, 2026-12-02) is skipped: nothing evaluates that graph. Unrewritten, it also reads the lengths
+    of the model's dimensions, which are left out; its other shared inputs are the rewritten graph's, in the same
+    order (tests/test_compile.py, every model kind; a difference would change the kernel's data layout, hence its
+    cache key, and so be checked again by :func:`verify_kernel`).
     """
     import nutpie.compile_pymc as cp
     import pymc.pytensorf as pf
     import pytensor.graph
 
     make_functions, compile_, rewrite = cp._make_functions, pf.compile, pytensor.graph.rewrite_graph
+    compute_shapes = cp._compute_shapes
 
-    def logp_only(model, **kwargs):
-        def compile_expand_only(inputs, outputs, *args, **kwargs):
-            if "givens" in kwargs:
-                return compile_(inputs, outputs, *args, **kwargs)
-            return _SharedInputsOnly(outputs, model.dim_lengths.values())
+    def functions(model, **kwargs):
+        def compile_skipping(inputs, outputs, *args, **kwargs):
+            if "givens" in kwargs:  # the expand function
+                return _SharedInputsOnly(expand_shared)
+            if logp:
+                return _SharedInputsOnly(_shared_inputs(outputs, model.dim_lengths.values()))
+            return compile_(inputs, outputs, *args, **kwargs)
 
-        pf.compile = compile_expand_only  # _make_functions imports it when called
-        pytensor.graph.rewrite_graph = lambda graph, **_: graph  # _make_functions's only call of it: the log density
+        def free_shapes(_model):
+            # the shapes of the trace's variables, now the free ones only, from the initial-point function nutpie has
+            # just compiled; nutpie's own compiles another and a function of every variable's shape (0.2-0.3 s)
+            return {name: np.shape(value) for name, value in kwargs["pymc_initial_point_fn"](0).items()}
+
+        pf.compile = compile_skipping  # _make_functions imports it when called
+        cp._compute_shapes = free_shapes
+        if logp:  # _make_functions's only call of it: the log density
+            pytensor.graph.rewrite_graph = lambda graph, **_: graph
         try:
-            return make_functions(model, **(kwargs | {"compute_grad": False}))
+            return make_functions(model, **(kwargs | {"compute_grad": not logp, "var_names": []}))
         finally:
-            pf.compile, pytensor.graph.rewrite_graph = compile_, rewrite
+            pf.compile, cp._compute_shapes, pytensor.graph.rewrite_graph = compile_, compute_shapes, rewrite
 
-    cp._make_functions = logp_only
+    cp._make_functions = functions
+    _state["expand_copy"] = True
     try:
         yield
     finally:
         cp._make_functions = make_functions
+        _state["expand_copy"] = False
 
 
 def with_data(compiled, values: dict[str, np.ndarray]):

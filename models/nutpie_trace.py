@@ -24,12 +24,19 @@ SKIPPED_STATS = frozenset({
 
 def sample(compiled, **kwargs) -> az.InferenceData:
     """``nutpie.sample(compiled, **kwargs)`` without the warm-up draws, as InferenceData (posterior and
-    sample_stats); see the module docstring."""
+    sample_stats); see the module docstring. A model from :func:`models.compile.compile_nutpie` gets its
+    constrained parameters and deterministics here (:mod:`models.posterior_expand`)."""
     import nutpie
+
+    from models.posterior_expand import Expander
 
     trace = nutpie.sample(compiled, return_raw_trace=True, save_warmup=False, **kwargs)
     draws, stats = trace.get_arrow_trace()
-    return to_inference_data(draws, stats, compiled.coords)
+    idata = to_inference_data(draws, stats, compiled.coords)
+    expand = getattr(compiled, "expand_func", None)
+    if isinstance(expand, Expander):
+        idata.posterior = expand(idata.posterior, compiled.shared_data, compiled.coords)
+    return idata
 
 
 def to_inference_data(draws: list, stats: list, coords: dict) -> az.InferenceData:

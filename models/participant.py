@@ -40,7 +40,7 @@ import pytensor.tensor as pt
 
 from models.compile import register_handwritten
 from models.correlation import Z95
-from models.participant_kernel import gradient_for
+from models.participant_kernel import alliance_gradient_for, gradient_for
 
 RESIDUALS = ("normal", "student_t")
 LONG_COLUMNS = ("participant_id", "timepoint", "measure", "value")
@@ -381,6 +381,7 @@ def build_alliance_model(data: CohortData, prior: ParticipantPrior) -> pm.Model:
         pm.Normal("x_observed", theta[x_obs[1]] + v[x_obs[0]], sigma_x, observed=x_data, dims="alliance_obs")
         change = pm.Deterministic("alliance_change", theta - theta[0], dims="alliance_time")
         pm.Deterministic("alliance_change_d", change / pt.sqrt(sigma_v**2 + sigma_x**2), dims="alliance_time")
+    register_handwritten(model, alliance_gradient_for(data))  # checked against this graph (models.compile)
     return model
 
 

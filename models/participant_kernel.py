@@ -1,15 +1,20 @@
-"""Hand-written log density and gradient of the Track B outcome model, for nutpie.
+"""Hand-written log densities and gradients of the Track B models, for nutpie.
 
 PyTensor's numba backend runs the outcome model's gradient graph node by node, allocating an array at
 each node, so its fits, Student-t variants and SBC replicates spend most of their sampling there.
 :func:`logp_dlogp` computes the same log density and gradient in a few loops over the participants' cells.
+The alliance model (:func:`alliance_logp_dlogp`) samples quickly either way; its kernel is there because numba's
+first compile of PyTensor's gradient graph (about 180 small functions) took 10-19 s of a cold run for each
+cohort, against 1-2 s for the kernel's wrapper (2026-12-03, 2-core machine).
 
-Like :mod:`models.published_kernel` it is a second implementation of a model whose definition stays the
-PyMC one (:func:`models.participant.build_outcome_model`): the first time nutpie compiles a model structure
+Like :mod:`models.published_kernel` each is a second implementation of a model whose definition stays the
+PyMC one (:func:`models.participant.build_outcome_model`, :func:`~models.participant.build_alliance_model`): the
+first time nutpie compiles a model structure
 with it, :func:`models.compile.verify_kernel` compares the two on random points and stops the fit if they
 disagree;
 ``sampler.gradient: pytensor`` samples with PyTensor's own gradient instead. The missing-data pattern and
-the positions of the parameters are structure, fixed per compiled model (:class:`OutcomeLayout`); priors
+the positions of the parameters are structure, fixed per compiled model (:class:`OutcomeLayout`,
+:class:`AllianceLayout`); priors
 and data are read from the model's ``pm.Data`` on every call, so ``with_data`` (prior sets, SBC
 replicates, another cohort with the same pattern) keeps working.
 """
@@ -299,3 +304,111 @@ def gradient_for(data):
     """``(model, shared_names) -> kernel`` for :func:`models.compile.register_handwritten`: the kernel of an outcome
     model built from ``data`` (a :class:`models.participant.CohortData`)."""
     return lambda model, shared_names: wrapper(OutcomeLayout.from_model(model, data), shared_names)
+
+
+# ---- the alliance model -----------------------------------------------------------------------------------------
+
+
+@numba.njit(cache=True)
+def alliance_logp_dlogp(x, at, obs_i, obs_a, n, n_a, hyper, x_data, centre, spread):
+    """Joint log density of the alliance model's unconstrained parameters ``x`` (as nutpie orders them) and its
+    gradient: x[k] ~ Normal(theta[obs_a[k]] + sigma_v v_z[obs_i[k]], sigma_x) for each observed cell k.
+
+    ``at``: the start of theta, log sigma_v, log sigma_x and v_z in ``x`` (:class:`AllianceLayout`); ``n``
+    participants, ``n_a`` alliance timepoints. ``hyper``: prior_theta_sd, prior_sigma_v, prior_sigma_x, in units of
+    ``spread`` (the observed alliance's SD); theta's prior is centred on ``centre``.
+    """
+    grad = np.zeros_like(x)
+    logp = _normal_priors(x, grad, at[0], n_a, centre, hyper[0] * spread)
+    lp, sigma_v = _half_normal_prior(x, grad, at[1], hyper[1] * spread)
+    logp += lp
+    lp, sigma_x = _half_normal_prior(x, grad, at[2], hyper[2] * spread)
+    logp += lp
+    logp += _normal_priors(x, grad, at[3], n, 0.0, 1.0)
+    d_sigma_v, sum_r2 = 0.0, 0.0
+    for k in range(len(x_data)):
+        i, a = obs_i[k], obs_a[k]
+        v = x[at[3] + i]
+        r = (x_data[k] - x[at[0] + a] - sigma_v * v) / sigma_x
+        sum_r2 += r * r
+        d_mu = r / sigma_x
+        grad[at[0] + a] += d_mu
+        grad[at[3] + i] += d_mu * sigma_v
+        d_sigma_v += d_mu * v
+    n_obs = len(x_data)
+    logp += -0.5 * sum_r2 - n_obs * (math.log(sigma_x) + _LOG_2PI_HALF)
+    grad[at[2]] += sum_r2 - n_obs  # d/d log sigma_x
+    grad[at[1]] += d_sigma_v * sigma_v
+    return logp, grad
+
+
+_ALLIANCE_VALUE_VARS = ("theta", "sigma_v_log__", "sigma_x_log__", "v_z")
+_ALLIANCE_PRIORS = ("prior_theta_sd", "prior_sigma_v", "prior_sigma_x")
+
+
+@dataclass(frozen=True)
+class AllianceLayout:
+    """The structure the alliance kernel is specialised to: positions of the parameters and the observed cells."""
+
+    at: np.ndarray  # (4,) start of theta, log sigma_v, log sigma_x, v_z in x
+    obs_i: np.ndarray  # participant of each observed cell (the order of pm.Data alliance_data)
+    obs_a: np.ndarray  # its alliance timepoint
+    n: int
+    n_a: int
+
+    @classmethod
+    def from_model(cls, model, data) -> AllianceLayout:
+        """From an alliance model and its :class:`models.participant.CohortData` (positions as nutpie joins them)."""
+        n, n_a = data.alliance.shape
+        size = dict(zip(_ALLIANCE_VALUE_VARS, (n_a, 1, 1, n), strict=True))
+        at, start = {}, 0
+        for value in model.value_vars:  # nutpie's joined vector: value variables in this order, raveled
+            if value.name not in size:
+                raise KernelMismatch(f"the model has a parameter {value.name!r} the alliance kernel does not know")
+            at[value.name] = start
+            start += size[value.name]
+        if set(at) != set(size):
+            raise KernelMismatch(f"the alliance model lacks {sorted(set(size) - set(at))}, which its kernel expects")
+        obs_i, obs_a = data.alliance_observed_cells
+        return cls(
+            at=np.array([at[v] for v in _ALLIANCE_VALUE_VARS], dtype=np.int64),
+            obs_i=np.asarray(obs_i, dtype=np.int64),
+            obs_a=np.asarray(obs_a, dtype=np.int64),
+            n=int(n),
+            n_a=int(n_a),
+        )
+
+    def key(self, shared_names) -> str:
+        parts = [_SOURCE_HASH, "alliance", tuple(shared_names), self.n, self.n_a]
+        parts += [a.tobytes() for a in (self.at, self.obs_i, self.obs_a)]
+        return hashlib.sha256(repr(parts).encode()).hexdigest()
+
+
+_ALLIANCE_WRAPPER_SRC = """
+def alliance_kernel({args}):
+    return alliance_logp_dlogp(
+        x, AT, OBS_I, OBS_A, N, N_A, ({priors},), alliance_data, alliance_centre[()], alliance_spread[()]
+    )
+"""
+
+
+def alliance_wrapper(layout: AllianceLayout, shared_names):
+    """As :func:`wrapper`, for the alliance model: ``(x, *shared)`` in ``shared_names`` order."""
+    names = list(shared_names)
+    missing = [n for n in ("alliance_data", "alliance_centre", "alliance_spread", *_ALLIANCE_PRIORS) if n not in names]
+    if missing:
+        raise KernelMismatch(f"the model has no pm.Data {missing}; the kernel expects the alliance model's")
+    src = _ALLIANCE_WRAPPER_SRC.format(
+        args=", ".join(["x", *names]), priors=", ".join(f"{p}[()]" for p in _ALLIANCE_PRIORS)
+    )
+    env = {
+        "__name__": __name__, "alliance_logp_dlogp": alliance_logp_dlogp, "AT": layout.at, "OBS_I": layout.obs_i,
+        "OBS_A": layout.obs_a, "N": layout.n, "N_A": layout.n_a,
+    }  # fmt: skip
+    return compile_kernel(src, "alliance_kernel", env, layout.key(names))
+
+
+def alliance_gradient_for(data):
+    """``(model, shared_names) -> kernel`` for :func:`models.compile.register_handwritten`: the kernel of an alliance
+    model built from ``data`` (a :class:`models.participant.CohortData`)."""
+    return lambda model, shared_names: alliance_wrapper(AllianceLayout.from_model(model, data), shared_names)

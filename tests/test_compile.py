@@ -214,7 +214,7 @@ def _alliance_model():
 
 @pytest.mark.parametrize("build", [_model, _student_t_model, _alliance_model], ids=["track_a", "outcome", "alliance"])
 def test_the_unrewritten_log_density_gives_the_rewritten_ones_shared_inputs(build):
-    """With a hand-written kernel, nutpie's rewriting of the log density is skipped (compile._logp_graph_skipped):
+    """With a hand-written kernel, nutpie's rewriting of the log density is skipped (compile._graphs_skipped):
     the kernel's data layout comes from the shared inputs the stand-in reports, which must be those nutpie's
     rewritten graph reads, in its order."""
     import nutpie.compile_pymc as cp
@@ -226,7 +226,7 @@ def test_the_unrewritten_log_density_gives_the_rewritten_ones_shared_inputs(buil
     rewritten = pytensor.graph.rewrite_graph(model.logp(), include=["canonicalize", "stabilize"])
     expected = [v.name for v in graph_inputs([rewritten]) if isinstance(v, SharedVariable)]
     initial = pm.initial_point.make_initial_point_fn(model=model)
-    with mc._logp_graph_skipped():
+    with mc._graphs_skipped([], logp=True):
         stand_in = cp._make_functions(model, mode="NUMBA", compute_grad=True, join_expanded=True,
                                       pymc_initial_point_fn=initial, var_names=None)[2]  # fmt: skip
     assert isinstance(stand_in, mc._SharedInputsOnly)

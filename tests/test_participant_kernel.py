@@ -1,4 +1,5 @@
-"""Tests for models.participant_kernel: the hand-written log density and gradient of the Track B outcome model.
+"""Tests for models.participant_kernel: the hand-written log densities and gradients of the Track B outcome and
+alliance models.
 
 References: PyMC's own log density and gradient of the same model compiled with the C backend (a code path
 independent of the numba one the kernel is checked against at run time) on both cohort shapes of config.yaml
@@ -15,13 +16,24 @@ from numpy.testing import assert_allclose
 from models import compile as mc
 from models.participant import (
     CohortData,
+    alliance_data_values,
+    alliance_prior_data,
     build_outcome_model,
     outcome_data_values,
     participant_prior_data,
     simulate_from_model,
     to_participant_prior,
 )
-from models.participant_kernel import ALPHA, SIGMA_U, U_Z, OutcomeLayout, digamma, wrapper
+from models.participant_kernel import (
+    ALPHA,
+    SIGMA_U,
+    U_Z,
+    AllianceLayout,
+    OutcomeLayout,
+    alliance_wrapper,
+    digamma,
+    wrapper,
+)
 
 PTSD, MDD = COHORT_SPECS["ptsd"], COHORT_SPECS["mdd"]
 MISSING = {"n_missing_alliance": 4, "n_missing_baseline": 2, "n_missing_followup": 5}
@@ -126,3 +138,60 @@ def test_a_model_the_kernel_does_not_describe_is_rejected():
     with pytest.raises(mc.KernelMismatch, match="prior_tau"):
         wrapper(OutcomeLayout.from_model(_model(data), data), names)
     assert OutcomeLayout.from_model(_model(data), data).at[ALPHA] >= 0
+
+
+# ---- the alliance model -------------------------------------------------------------------------------------------
+
+
+def _alliance_model(data, prior="reference"):
+    from models.participant import build_alliance_model
+
+    return build_alliance_model(data, to_participant_prior(CONFIG["priors"][prior]))
+
+
+@pytest.mark.parametrize(
+    ("spec", "outcome", "missing"), [(PTSD, "CAPS-5", None), (MDD, "GRID-HAMD", MISSING)], ids=["ptsd", "mdd_missing"]
+)
+def test_alliance_kernel_matches_pymc(spec, outcome, missing):
+    """Both cohort shapes (3 and 2 alliance timepoints); missing alliance cells are left out of the likelihood."""
+    data = _data(spec, outcome, missing)
+    model = _alliance_model(data)
+    layout = AllianceLayout.from_model(model, data)
+    assert len(layout.obs_i) == data.alliance.size - (4 if missing else 0)
+    names = [v.name for v in model.data_vars]
+    assert_kernel_agrees(alliance_wrapper(layout, names), model, names, seed=6)
+
+
+def test_nutpie_samples_the_alliance_model_with_its_kernel_and_with_data_reaches_it():
+    if not mc.enable()["nutpie_patched"]:
+        pytest.skip("nutpie version changed: no hand-written gradient (see models/compile.py)")
+    data = _data(MDD, "GRID-HAMD", MISSING)
+    model = _alliance_model(data)
+    compiled = mc.compile_nutpie(model, "handwritten")
+    other = CohortData.from_long(simulate_from_model(MDD, 22, {**MISSING, "sigma_v": 1.2}, seed=3), MDD, "GRID-HAMD")
+    sceptical = alliance_prior_data(to_participant_prior(CONFIG["priors"]["sceptical"]))
+    swapped = mc.with_data(compiled, {**sceptical, **alliance_data_values(other)})
+    xs = 0.7 * np.random.default_rng(5).standard_normal((5, compiled.n_dim))
+    seen = assert_callback_agrees(model, (compiled, swapped), xs)
+    assert np.all(np.abs(np.subtract(seen[:5], seen[5:])) > 1.0)  # the swapped values did reach the kernel
+
+
+def test_an_alliance_kernel_out_of_step_with_the_model_is_rejected():
+    import pymc as pm
+
+    data = _data(PTSD, "CAPS-5", MISSING)
+    model = _alliance_model(data)
+    names = [v.name for v in model.data_vars]
+    good = AllianceLayout.from_model(model, data)
+    reference, n_dim = mc.logp_dlogp_reference(model, mode=None)
+    shared = shared_values(model, names)
+    assert mc.check_against(alliance_wrapper(good, names), reference, n_dim, shared) < 1e-9
+    wrong = AllianceLayout(**{**good.__dict__, "obs_a": good.obs_a[::-1].copy()})  # cells at the wrong timepoints
+    with pytest.raises(mc.KernelMismatch, match=r"\(models\.participant_kernel\)"):
+        mc.check_against(alliance_wrapper(wrong, names), reference, n_dim, shared)
+    with model:
+        pm.Normal("extra", 0.0, 1.0)
+    with pytest.raises(mc.KernelMismatch, match="'extra'"):
+        AllianceLayout.from_model(model, data)
+    with pytest.raises(mc.KernelMismatch, match="alliance_spread"):
+        alliance_wrapper(good, [n for n in names if n != "alliance_spread"])

@@ -212,7 +212,8 @@ def test_jobs_ran_in_the_worker_and_match_a_run_without_it(tiny_run, tmp_path):
     # provenance reports each job's own CPU time and memory (the fork's, from its log), not the handing-over script's
     jobs = json.loads((tiny_run / "results" / "provenance.json").read_text())["jobs"]
     fits = [j for j in jobs if j["rule"] in ("fit", "fit_participant")]
-    assert fits and all(j["measured_by"] == "job worker" and j["cpu_seconds"] > 1 for j in fits), fits
+    # (a fit samples 4 x 2,500 iterations: over 0.3 CPU-s; the script that hands it over waits on a socket)
+    assert fits and all(j["measured_by"] == "job worker" and j["cpu_seconds"] > 0.3 for j in fits), fits
     assert all(j["max_rss_mb"] > 100 for j in fits), fits
     # the same fit and table made by a job in its own process (worker=False) are identical
     workdir = copy_run(tiny_run, tmp_path / "alone")
