@@ -328,3 +328,64 @@ def test_a_fork_starts_with_the_servers_caches_filled_and_its_objects_frozen(tmp
     forked, alone = caches(path), caches(str(tmp_path / "absent"))
     assert forked["frozen"] > 10_000 and forked["numba"] == 1 and forked["inspect"] > 100
     assert alone == {"frozen": 0, "numba": 0, "inspect": 0}  # what a job's own process starts with
+
+
+def _snakemake_preamble(log: Path) -> str:
+    """The preamble Snakemake's own code writes into a Python job script whose first log is ``log``."""
+    from snakemake.iocontainers import InputFiles, Log, OutputFiles, Params, ResourceList, Wildcards
+    from snakemake.script import PythonScript
+    from snakemake.sourcecache import infer_source_file
+
+    source = infer_source_file(str(Path(__file__)))
+    return PythonScript.generate_preamble(
+        source, None, "", str(Path(__file__).parent), InputFiles(), OutputFiles(), Params(), Wildcards(), 1,
+        ResourceList(), Log([str(log)]), {}, "rule", None, None, None, None, None, 1, 0, True, None, True,
+    )  # fmt: skip
+
+
+def test_snakemakes_preamble_hands_the_script_over_before_it_reads_the_snakemake_object(tmp_path, server):
+    """The job's own process hands over before unpickling ``snakemake`` (which imports Snakemake); the fork runs
+    the whole file, records the log through the script's delegate() and ends it with the fork's usage."""
+    path, proc = server
+    log = tmp_path / "job.log"
+    preamble = _snakemake_preamble(log)
+    patched = worker.with_handover(preamble)
+    other_form = preamble.replace(worker._PICKLE_LOAD, "import pickle; snakemake = pickle.loads(")
+    assert patched != preamble and worker.with_handover(other_form) == other_form  # another form: left alone
+    handover, unpickle = patched.index("handover();"), patched.index("snakemake = pickle.loads(")
+    assert patched.index("sys.path.extend(") < handover < unpickle
+    body = textwrap.dedent(
+        """
+        from reanalysis.worker import delegate
+        delegate(snakemake)
+        import json, os, sys
+        end = __import__("time").process_time() + 0.3
+        while __import__("time").process_time() < end:
+            pass
+        print(json.dumps({"ppid": os.getppid(), "log": list(snakemake.log)}), flush=True)
+        sys.exit(7)
+        """
+    )
+    script = tmp_path / "job.py"
+    script.write_text(patched + body)
+    env = {**base_env(), worker.ENV: path, **ONE_THREAD}
+    result = subprocess.run([sys.executable, str(script)], env=env, capture_output=True, text=True, cwd=tmp_path,
+                            timeout=60)  # fmt: skip
+    assert result.returncode == 7, result.stderr
+    out = json.loads(result.stdout.splitlines()[0])
+    assert out == {"ppid": proc.pid, "log": [str(log)]}  # ran in the server's fork
+    assert worker.read_usage(log)["cpu_seconds"] >= 0.3  # the fork's own CPU time, written by the fork
+    alone = subprocess.run([sys.executable, str(script)], env={**env, worker.ENV: str(tmp_path / "absent")},
+                           capture_output=True, text=True, cwd=tmp_path, timeout=60)  # fmt: skip
+    assert alone.returncode == 7 and json.loads(alone.stdout.splitlines()[0])["ppid"] == os.getpid()
+    assert alone.stderr.count("worker not used") == 1  # tried once, by the preamble; delegate() did not retry
+
+
+def test_handover_in_preamble_patches_snakemakes_script_preamble_once(monkeypatch):
+    from snakemake.script import PythonScript
+
+    monkeypatch.setattr(PythonScript, "get_preamble", PythonScript.get_preamble)  # restored after the test
+    calls = []
+    monkeypatch.setattr(PythonScript, "get_preamble", lambda self: calls.append(1) or "x;" + worker._PICKLE_LOAD)
+    assert worker.handover_in_preamble() and worker.handover_in_preamble()
+    assert PythonScript.get_preamble(None) == "x;" + worker._HANDOVER + worker._PICKLE_LOAD and calls == [1]

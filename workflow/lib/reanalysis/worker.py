@@ -1,10 +1,11 @@
 """Run the pipeline's job scripts in forks of one process that has already imported PyMC, ArviZ and the rest.
 
 A job script spends 2-3 s importing its libraries before it does any work, and a prior edit reruns 21 jobs.
-The Snakefile starts :func:`serve` once per Snakemake run, while Snakemake builds the DAG (:func:`prestart`); each
-script's first statement, :func:`delegate`, hands the very script file Snakemake wrote (preamble and all) to that
-process, which forks, gives the fork the job's stdin/stdout/stderr, working directory and argv, and runs the file
-there. The job's exit status comes back to the script, which exits with it, so Snakemake sees an ordinary job.
+The Snakefile starts :func:`serve` once per Snakemake run, while Snakemake builds the DAG (:func:`prestart`). The
+preamble Snakemake writes into each job script (:func:`handover_in_preamble`), or else the script's first statement,
+:func:`delegate`, hands the very script file (preamble and all) to that process, which forks, gives the fork the
+job's stdin/stdout/stderr, working directory and argv, and runs the file there. The job's exit status comes back to
+the script, which exits with it, so Snakemake sees an ordinary job.
 
 Each fork starts from the same freshly imported state (the server itself never runs a job), so jobs do not
 see each other. When the server is absent, refuses (its environment differs from the job's: PyTensor and
@@ -54,6 +55,8 @@ _THREAD_VARIABLES = {
 # set by Snakemake from each job's tmpdir resource; Python's tempfile reads them again in the fork
 _TEMP_VARIABLES = {"TMPDIR", "TMP", "TEMP", "TEMPDIR"}
 _in_worker = False  # True inside a fork, where delegate() must let the script run
+_tried = False  # this process has tried handing its script over (handover)
+_job_logs: list[str] = []  # in a fork: the job's first log, which gets the fork's usage when the script ends
 
 
 class Unavailable(Exception):
@@ -64,24 +67,69 @@ def delegate(job=None) -> None:
     """First statement of a job script: run this script in the server if there is one, exit with its status.
 
     Returns (and the script goes on in this process) inside the server's fork, without a server, or when the
-    server cannot take the job. ``job``: the script's ``snakemake`` object; the fork's CPU time and peak memory
-    are appended to its log (:func:`read_usage`), since Snakemake's benchmark of this job sees only this process.
+    server cannot take the job. ``job``: the script's ``snakemake`` object; in the fork, its first log gets the
+    fork's CPU time and peak memory when the script ends (:func:`read_usage`), since Snakemake's benchmark of the
+    job sees only the process that handed it over.
+
+    Where Snakemake's preamble hands the script over before it reads the ``snakemake`` object
+    (:func:`handover_in_preamble`), this call only records the log in the fork.
     """
+    if _in_worker:
+        _job_logs[:] = list(getattr(job, "log", []) or [])[:1]
+        return
+    if not _tried:
+        handover()
+
+
+def handover() -> None:
+    """Run this script in the server and exit with its status; return when it cannot (the script then runs in this
+    process, saying why on stderr), inside the server's fork, or without a server. Tried once per process."""
+    global _tried
     path = os.environ.get(ENV)
     # in a fork: the flag, and (should this module have been loaded twice) the parent being the server itself
-    if _in_worker or not path or _server_pid(path) == os.getppid():
+    if _in_worker or _tried or not path or _server_pid(path) == os.getppid():
         return
+    _tried = True
     try:
-        conn = _connect(path)
-        status, usage = _run_remote(conn)
+        status = _run_remote(_connect(path))
     except Unavailable as why:
         print(f"job worker not used ({why}); running in this process", file=sys.stderr, flush=True)
         return
-    logs = list(getattr(job, "log", []) or [])
-    if usage is not None and logs:
-        with open(logs[0], "a") as handle:
-            handle.write(USAGE_MARK + json.dumps(usage) + "\n")
     sys.exit(status)
+
+
+# Snakemake's preamble of a Python script (snakemake.script.PythonScript) ends in the unpickling of the job's
+# ``snakemake`` object, which imports Snakemake: 0.1 of the 0.19 CPU-s a handing-over process took (2026-12-03).
+_PICKLE_LOAD = "import pickle;snakemake = pickle.loads("
+_HANDOVER = "from reanalysis.worker import handover;handover();"
+
+
+def with_handover(preamble: str) -> str:
+    """Snakemake's script preamble with :func:`handover` called before the ``snakemake`` object is unpickled
+    (after the preamble's own search paths are set); unchanged when the preamble is not of the expected form."""
+    if preamble.count(_PICKLE_LOAD) != 1:
+        return preamble
+    return preamble.replace(_PICKLE_LOAD, _HANDOVER + _PICKLE_LOAD)
+
+
+def handover_in_preamble() -> bool:
+    """Make the preambles Snakemake writes into job scripts hand the script to the server first
+    (:func:`with_handover`), so a job's own process imports only this module; returns whether it could. A preamble
+    of another form is left as it is, and the script's :func:`delegate` hands it over instead."""
+    try:
+        from snakemake.script import PythonScript
+    except ImportError:
+        return False
+    if getattr(PythonScript.get_preamble, "_hands_over", False):
+        return True
+    original = PythonScript.get_preamble
+
+    def get_preamble(self):
+        return with_handover(original(self))
+
+    get_preamble._hands_over = True
+    PythonScript.get_preamble = get_preamble
+    return True
 
 
 USAGE_MARK = "job worker usage: "  # last line of a job's log when it ran in a fork (see delegate)
@@ -119,7 +167,7 @@ def _server_pid(path: str) -> int | None:
         return None
 
 
-def _run_remote(conn: socket.socket) -> tuple[int, dict | None]:
+def _run_remote(conn: socket.socket) -> int:
     request = json.dumps({"argv": sys.argv, "cwd": os.getcwd(), "env": dict(os.environ)}).encode()
     with conn:
         socket.send_fds(conn, [_HEADER.pack(len(request)) + request], [0, 1, 2])
@@ -140,8 +188,8 @@ def _run_remote(conn: socket.socket) -> tuple[int, dict | None]:
         last = reader.readline().split(" ", 2)
     if len(last) != 3 or last[0] != "exit":
         print(f"job worker: lost the job (process {job}) without its exit status", file=sys.stderr, flush=True)
-        return 1, None
-    return int(last[1]), json.loads(last[2])
+        return 1
+    return int(last[1])
 
 
 def serve(path: str, owner: int, preload=PRELOAD, idle_timeout: float = IDLE_TIMEOUT) -> None:
@@ -312,7 +360,20 @@ def _run_job(request: dict, fds: list[int]) -> int:
             stream.flush()
         except (OSError, ValueError):
             pass
+    for log in _job_logs:  # after the job's own last lines
+        with contextlib.suppress(OSError), open(log, "a") as handle:
+            handle.write(USAGE_MARK + json.dumps(_own_usage()) + "\n")
     return code
+
+
+def _own_usage() -> dict:
+    """This process's CPU time and peak memory, with those of the processes it waited for (as wait4 gives its
+    parent; ru_maxrss is in KiB on Linux)."""
+    import resource
+
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+    return {"cpu_seconds": round(cpu, 2), "max_rss_mb": round(max(own.ru_maxrss, children.ru_maxrss) / 1024, 2)}
 
 
 def _log(text: str) -> None:
@@ -369,9 +430,11 @@ def start(log: str | Path) -> None:
     """The ``onstart`` hook: keep the server :func:`prestart` started (its log becomes ``log``), or start one for
     this Snakemake process; either way its jobs are pointed at it (``ALLIANCE_WORKER``).
 
-    The server logs to ``log`` and stops with Snakemake, or at :func:`stop`.
+    The server logs to ``log`` and stops with Snakemake, or at :func:`stop`. Job scripts hand themselves over in
+    Snakemake's preamble (:func:`handover_in_preamble`).
     """
     global _partial
+    handover_in_preamble()
     mode = "w"
     if _partial is not None:
         partial, _partial = _partial, None
