@@ -18,13 +18,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 PYTHON = ROOT / ".venv" / "bin" / "python"
-# model, residual of the Track B outcome model (None: Track A)
+# model, residual of the Track B outcome model (None: Track A; the alliance model's is normal)
 MODELS = [
     ("published", None),
     ("ptsd:outcome:CAPS-5", "normal"),
     ("mdd:outcome:GRID-HAMD", "normal"),
     ("ptsd:outcome:CAPS-5", "student_t"),
     ("mdd:outcome:GRID-HAMD", "student_t"),
+    ("ptsd:alliance:", "normal"),  # the alliance model's likelihood is normal; it has no residual setting
+    ("mdd:alliance:", "normal"),
 ]
 
 SNIPPET = """
