@@ -354,6 +354,18 @@ class KernelMismatch(RuntimeError):
     """A hand-written log density disagrees with PyTensor's compiled model: the kernel is out of date."""
 
 
+def value_positions(model: pm.Model, sizes: dict[str, int], kernel: str) -> dict[str, int]:
+    """Where each value variable starts in nutpie's joined vector (value variables in ``model.value_vars`` order,
+    raveled), given its size; a variable ``sizes`` does not know means the kernel no longer describes the model."""
+    at, start = {}, 0
+    for value in model.value_vars:
+        if value.name not in sizes:
+            raise KernelMismatch(f"the model has a parameter {value.name!r} the {kernel} kernel does not know")
+        at[value.name] = start
+        start += sizes[value.name]
+    return at
+
+
 def _central_differences(kernel, x: np.ndarray, shared: list[np.ndarray], h: float = 1e-5) -> np.ndarray:
     """The gradient of ``kernel``'s own log density at ``x`` by central differences (step h * max(1, |x_i|))."""
     grad = np.empty(len(x))

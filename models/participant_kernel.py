@@ -30,7 +30,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from models.compile import KernelMismatch, compile_kernel, digamma_scalar
+from models.compile import KernelMismatch, compile_kernel, digamma_scalar, value_positions
 
 _LOG_2PI_HALF = 0.5 * math.log(2.0 * math.pi)
 _LOG_HALFNORMAL = 0.5 * math.log(2.0 / math.pi)
@@ -244,12 +244,9 @@ class OutcomeLayout:
         x_obs, x_mis, b_mis = data.alliance_observed_cells, data.alliance_missing_cells, data.baseline_missing
         sizes = (n_a, 1, 1, n, len(x_mis[0]), len(b_mis), n_t, n_t, 1, 1, n_a * n_t, 1, n, 1, 1)
         size = dict(zip(_VALUE_VARS, sizes, strict=True))
-        at, start = np.full(len(_VALUE_VARS), -1, dtype=np.int64), 0
-        for value in model.value_vars:  # nutpie's joined vector: value variables in this order, raveled
-            if value.name not in size:
-                raise KernelMismatch(f"the model has a parameter {value.name!r} the Track B kernel does not know")
-            at[_VALUE_VARS.index(value.name)] = start
-            start += size[value.name]
+        at = np.full(len(_VALUE_VARS), -1, dtype=np.int64)
+        for name, start in value_positions(model, size, "Track B").items():
+            at[_VALUE_VARS.index(name)] = start
         # the kernel reads alpha's length as the distance to beta, and the slopes' as (alliance, follow-up)
         if at[BETA] - at[ALPHA] != n_t or min(at[[THETA, SIGMA_V, SIGMA_X, V_Z, ALPHA, GAMMA_MEAN, TAU, SIGMA]]) < 0:
             raise KernelMismatch("the outcome model's parameters are not where the Track B kernel expects them")
@@ -361,12 +358,7 @@ class AllianceLayout:
         """From an alliance model and its :class:`models.participant.CohortData` (positions as nutpie joins them)."""
         n, n_a = data.alliance.shape
         size = dict(zip(_ALLIANCE_VALUE_VARS, (n_a, 1, 1, n), strict=True))
-        at, start = {}, 0
-        for value in model.value_vars:  # nutpie's joined vector: value variables in this order, raveled
-            if value.name not in size:
-                raise KernelMismatch(f"the model has a parameter {value.name!r} the alliance kernel does not know")
-            at[value.name] = start
-            start += size[value.name]
+        at = value_positions(model, size, "alliance")
         if set(at) != set(size):
             raise KernelMismatch(f"the alliance model lacks {sorted(set(size) - set(at))}, which its kernel expects")
         obs_i, obs_a = data.alliance_observed_cells

@@ -26,7 +26,7 @@ from pathlib import Path
 import numba
 import numpy as np
 
-from models.compile import KernelMismatch, compile_kernel, erfcx_scalar
+from models.compile import KernelMismatch, compile_kernel, erfcx_scalar, value_positions
 
 _LOG_2PI_HALF = 0.5 * math.log(2.0 * math.pi)
 _LOG_HALFNORMAL = 0.5 * math.log(2.0 / math.pi)
@@ -181,12 +181,7 @@ class KernelLayout:
         kinds[data.layout.two_sided] = TWO_SIDED
         size = {"mu": 1, "e_residual": n_rows}
         size |= {f"sigma_{g}_log__": 1 for g in (*terms, "residual")} | {f"a_{g}": len(data.coords[g]) for g in terms}
-        at, start = {}, 0
-        for value in model.value_vars:  # nutpie's joined vector: value variables in this order, raveled
-            if value.name not in size:
-                raise KernelMismatch(f"the model has a parameter {value.name!r} the Track A kernel does not know")
-            at[value.name] = start
-            start += size[value.name]
+        at = value_positions(model, size, "Track A")
         sigma_names = [f"sigma_{g}_log__" for g in terms] + ["sigma_residual_log__"]
         return cls(
             terms=terms,
