@@ -521,7 +521,8 @@ class _SharedInputsOnly:
                            "does its work")  # fmt: skip
 
 
-def _shared_inputs(outputs, skip=()) -> list:
+def shared_inputs(outputs, skip=()) -> list:
+    """The shared variables (``pm.Data``, dimension lengths) the graph of ``outputs`` reads, but those in ``skip``."""
     from pytensor.compile import SharedVariable
     from pytensor.graph.traversal import graph_inputs
 
@@ -560,7 +561,7 @@ def _graphs_skipped(expand_shared, logp: bool):
             if "givens" in kwargs:  # the expand function
                 return _SharedInputsOnly(expand_shared)
             if logp:
-                return _SharedInputsOnly(_shared_inputs(outputs, model.dim_lengths.values()))
+                return _SharedInputsOnly(shared_inputs(outputs, model.dim_lengths.values()))
             return compile_(inputs, outputs, *args, **kwargs)
 
         def free_shapes(_model):

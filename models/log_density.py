@@ -34,14 +34,13 @@ import arviz as az
 import numpy as np
 import pymc as pm
 import pytensor
-import pytensor.tensor as pt
 from pymc.backends.arviz import coords_and_dims_for_inferencedata
 from pymc.model.transform.conditioning import remove_value_transforms
 from pytensor.graph.basic import Constant
-from pytensor.graph.replace import vectorize_graph
 from pytensor.graph.traversal import graph_inputs
 
-SAMPLE_DIMS = ("chain", "draw")
+from models.all_draws import SAMPLE_DIMS, per_draw_values, stacked, vectorised
+
 log = logging.getLogger(__name__)
 
 
@@ -63,17 +62,9 @@ def log_densities(idata: az.InferenceData, model: pm.Model, cache: Path | None =
     fn, per_draw = _cached_function(umodel, model, cache)
     post = idata.posterior
     shape = (post.sizes[SAMPLE_DIMS[0]], post.sizes[SAMPLE_DIMS[1]])
-    n_draws = shape[0] * shape[1]
-    inputs = []
-    for rv in free:
-        draws = post[rv.name].transpose(*SAMPLE_DIMS, ...).values
-        inputs.append(np.ascontiguousarray(draws.reshape(n_draws, *draws.shape[2:]), dtype=rv.dtype))
+    inputs = stacked(post, [rv.name for rv in free], [rv.dtype for rv in free])
     # a term that depends on no free variable (data-only observed) is the same for every draw
-    outs = [
-        np.asarray(value, dtype=float) if varies
-        else np.broadcast_to(np.asarray(value, dtype=float), (n_draws, *np.shape(value)))
-        for varies, value in zip(per_draw, fn(*inputs), strict=True)
-    ]  # fmt: skip
+    outs = per_draw_values(fn(*inputs), per_draw, shape[0] * shape[1])
     arrays = dict(zip([rv.name for rv in observed + free], outs, strict=True))
     return {
         "log_likelihood": _dataset({rv.name: arrays[rv.name] for rv in observed}, shape, umodel),
@@ -86,11 +77,9 @@ def _build(umodel: pm.Model) -> tuple:
     free), and for each term whether it varies by draw."""
     observed, free = list(umodel.observed_RVs), list(umodel.free_RVs)
     values = [umodel.rvs_to_values[rv] for rv in free]
-    one_draw = umodel.logp(vars=observed + free, sum=False)
-    batched = [pt.tensor(dtype=v.dtype, shape=(None, *v.type.shape), name=v.name) for v in values]
-    all_draws = vectorize_graph(one_draw, replace=dict(zip(values, batched, strict=True)))
+    batched, all_draws, per_draw = vectorised(umodel.logp(vars=observed + free, sum=False), values)
     fn = pytensor.function(batched, all_draws, mode="FAST_COMPILE", on_unused_input="ignore")
-    return fn, [term.ndim == single.ndim + 1 for term, single in zip(all_draws, one_draw, strict=True)]
+    return fn, per_draw
 
 
 def cache_key(model: pm.Model) -> str:
@@ -179,4 +168,6 @@ def _same_value(a, b) -> bool:
 
 
 # the code that builds and caches the function, part of every key (taken once: a test may replace _build)
-_RECIPE = hashlib.sha256("".join(inspect.getsource(f) for f in (_build, _cached_function, _store)).encode()).hexdigest()
+_RECIPE = hashlib.sha256(
+    "".join(inspect.getsource(f) for f in (_build, vectorised, _cached_function, _store)).encode()
+).hexdigest()

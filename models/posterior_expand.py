@@ -24,15 +24,13 @@ from dataclasses import dataclass
 import numpy as np
 import pymc as pm
 import pytensor
-import pytensor.tensor as pt
 import xarray as xr
-from pytensor.compile import SharedVariable
 from pytensor.compile.mode import Mode
 from pytensor.compile.ops import ViewOp
-from pytensor.graph.replace import vectorize_graph
-from pytensor.graph.traversal import graph_inputs
 
-SAMPLE_DIMS = ("chain", "draw")
+from models.all_draws import SAMPLE_DIMS, per_draw_values, stacked, vectorised
+from models.compile import shared_inputs
+
 _NUMPY_AS_WRITTEN = Mode(linker="py", optimizer=None)  # numpy per node, the graph as PyMC wrote it
 
 
@@ -56,16 +54,12 @@ class Expander:
         """``posterior`` (unconstrained draws, dims chain and draw first) with the derived variables added after
         its own, as nutpie's trace orders them; ``coords``: the model's coordinates (nutpie's ``compiled.coords``)."""
         n_chains, n_draws = (posterior.sizes[d] for d in SAMPLE_DIMS)
-        n = n_chains * n_draws
-        draws = []
-        for name in self.value_names:
-            values = posterior[name].transpose(*SAMPLE_DIMS, ...).values
-            draws.append(np.ascontiguousarray(values.reshape(n, *values.shape[2:]), dtype=float))
+        draws = stacked(posterior, self.value_names, [float] * len(self.value_names))
         shared = [shared_data[v.name] if v.name in shared_data else v.get_value(borrow=True) for v in self.shared]
         derived, used = {}, {}
-        for name, varies, out in zip(self.names, self.per_draw, self.fn(*draws, *shared), strict=True):
-            out = np.asarray(out, dtype=float)  # nutpie stores every trace variable as float64
-            out = out if varies else np.broadcast_to(out, (n, *out.shape))
+        # float64, as nutpie stores every trace variable
+        outs = per_draw_values(self.fn(*draws, *shared), self.per_draw, n_chains * n_draws)
+        for name, out in zip(self.names, outs, strict=True):
             shape = out.shape[1:]
             dims = self.dims.get(name) or tuple(f"{name}_dim_{i}" for i in range(len(shape)))
             derived[name] = ((*SAMPLE_DIMS, *dims), out.reshape(n_chains, n_draws, *shape))
@@ -84,17 +78,14 @@ def expander(model: pm.Model) -> Expander:
     value_names = {v.name for v in values}
     derived = [v for v in model.unobserved_value_vars if v.name not in value_names]  # as nutpie's _make_functions
     one_draw = [_unwrapped(v) for v in derived]
-    shared = tuple(v for v in graph_inputs(one_draw) if isinstance(v, SharedVariable))
-    batched = [pt.tensor(dtype=v.dtype, shape=(None, *v.type.shape), name=v.name) for v in values]
+    shared = tuple(shared_inputs(one_draw))
     stand_ins = [v.type(name=v.name) for v in shared]  # inputs in place of the shared variables: values per call
-    all_draws = vectorize_graph(
-        one_draw, replace=dict(zip(values, batched, strict=True)) | dict(zip(shared, stand_ins, strict=True))
-    )
+    batched, all_draws, per_draw = vectorised(one_draw, values, dict(zip(shared, stand_ins, strict=True)))
     return Expander(
         fn=pytensor.function(batched + stand_ins, all_draws, mode=_NUMPY_AS_WRITTEN, on_unused_input="ignore"),
         value_names=tuple(v.name for v in values),
         names=tuple(v.name for v in derived),
-        per_draw=tuple(a.ndim == b.ndim + 1 for a, b in zip(all_draws, one_draw, strict=True)),
+        per_draw=tuple(per_draw),
         dims={k: tuple(v) for k, v in model.named_vars_to_dims.items() if v},
         shared=shared,
     )

@@ -77,8 +77,7 @@ def delegate(job=None) -> None:
     if _in_worker:
         _job_logs[:] = list(getattr(job, "log", []) or [])[:1]
         return
-    if not _tried:
-        handover()
+    handover()
 
 
 def handover() -> None:
@@ -185,8 +184,8 @@ def _run_remote(conn: socket.socket) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(sig, forward)
-        last = reader.readline().split(" ", 2)
-    if len(last) != 3 or last[0] != "exit":
+        last = reader.readline().split()
+    if len(last) != 2 or last[0] != "exit":
         print(f"job worker: lost the job (process {job}) without its exit status", file=sys.stderr, flush=True)
         return 1
     return int(last[1])
@@ -227,7 +226,7 @@ def serve(path: str, owner: int, preload=PRELOAD, idle_timeout: float = IDLE_TIM
                 conn = jobs.pop(pid, None)
                 if conn is not None:
                     with conn:
-                        _send(conn, f"exit {128 - code if code < 0 else code} {json.dumps(usage)}\n")
+                        _send(conn, f"exit {128 - code if code < 0 else code}\n")  # usage: the fork logs its own
                 _log(f"job {pid} ended with status {code}, {usage}")
                 idle_since = time.monotonic()
     finally:
