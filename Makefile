@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 CORES ?= 4
 
-.PHONY: run test test-slow lint clean lock report-zip bench
+.PHONY: run test test-slow lint clean lock report-zip bench stop-worker
 
 $(BIN)/.installed: requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; assert sys.version_info[:2] == (3, 11), f"Python 3.11 required, found {sys.version.split()[0]}"'
@@ -36,7 +36,11 @@ lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/snakemake --lint
 
-clean:
+# The job worker a run keeps for the next one (config worker_keep) exits by itself after that many idle seconds.
+stop-worker:
+	-$(BIN)/python -m reanalysis.worker stop
+
+clean: stop-worker
 	rm -rf results logs .snakemake
 
 # Re-pin after changing dependencies: freeze the working .venv (setuptools is pinned too, for the editable install).

@@ -19,9 +19,10 @@ include: "workflow/rules/common.smk"
 
 
 # Jobs' scripts run in forks of one pre-imported process (config: worker), started here, once per run, so that it
-# imports while Snakemake builds the DAG; onstart keeps it. Not in Snakemake's own job subprocesses.
+# imports while Snakemake builds the DAG (or one the last run kept: worker_keep); onstart keeps it. Not in
+# Snakemake's own job subprocesses.
 if config["worker"] and workflow.is_main_process:
-    worker.prestart("logs/worker.log")
+    worker.prestart("logs/worker.log", keep=config["worker_keep"])
 
 
 include: "workflow/rules/data.smk"
@@ -41,7 +42,7 @@ rule all:
 
 onstart:
     if config["worker"]:
-        worker.start("logs/worker.log")
+        worker.start("logs/worker.log", keep=config["worker_keep"])
 
 
 # Both: Snakemake's process would wait up to 1 s more for its scheduler's last timer (reanalysis.scheduling).

@@ -72,6 +72,7 @@ def tiny_config(user_file: Path | None = None) -> dict:
     cfg["gate"].update(ess_bulk_min=100, ess_tail_min=100, r_hat_max=1.05)
     # SBC plumbing only: a few short replicates per model (the verdict is "too few replicates to judge")
     cfg["sbc_settings"].update(replicates={"quick": 3, "full": 200}, chains=1, draws=100, tune=100, thin_to=19)
+    cfg["worker_keep"] = 0  # no run here leaves its worker behind (test_a_kept_worker_serves_the_next_run keeps one)
     return cfg
 
 
@@ -227,6 +228,29 @@ def test_jobs_ran_in_the_worker_and_match_a_run_without_it(tiny_run, tmp_path):
     for name in forked.posterior.data_vars:
         assert (alone.posterior[name].values == forked.posterior[name].values).all(), name
     assert (workdir / targets[1]).read_bytes() == (tiny_run / targets[1]).read_bytes()
+
+
+def test_a_kept_worker_serves_the_next_run(tiny_run, tmp_path):
+    """worker_keep: the first run's server stays after it; the next run takes it over (no new server imports) and
+    its jobs run there; ``python -m reanalysis.worker stop`` stops it."""
+    workdir = copy_run(tiny_run, tmp_path / "kept")
+    target = ["--config", "worker_keep=60", "--force", "results/tables/posterior_summary.csv"]
+    logs = []
+    try:
+        for _ in range(2):
+            result = snakemake(workdir, *target)
+            assert result.returncode == 0, result.stderr[-3000:]
+            logs.append((workdir / "logs" / "worker.log").read_text())
+    finally:
+        stopped = subprocess.run([sys.executable, "-m", "reanalysis.worker", "stop"], cwd=workdir, text=True,
+                                 capture_output=True, timeout=60)  # fmt: skip
+    first, second = logs
+    assert "serving jobs" in first and "kept from an earlier run" not in first, first
+    assert "kept from an earlier run" in second and "modules; serving jobs" not in second, second  # no new import
+    assert "refused" not in second and len(re.findall(r"job \d+ ended with status 0", second)) == 1, second
+    pid = int(re.search(r"process (\d+)", stopped.stdout)[1])
+    assert stopped.stdout.startswith("stopped the kept job worker"), stopped.stdout + stopped.stderr
+    assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
 
 def test_prior_edit_plans_only_that_prior(tiny_run, tmp_path):

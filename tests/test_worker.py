@@ -389,3 +389,146 @@ def test_handover_in_preamble_patches_snakemakes_script_preamble_once(monkeypatc
     monkeypatch.setattr(PythonScript, "get_preamble", lambda self: calls.append(1) or "x;" + worker._PICKLE_LOAD)
     assert worker.handover_in_preamble() and worker.handover_in_preamble()
     assert PythonScript.get_preamble(None) == "x;" + worker._HANDOVER + worker._PICKLE_LOAD and calls == [1]
+
+
+def _kept_server(tmp_path, keep: float, preload=("json", "numpy", "threadpoolctl"), env=None):
+    """A server whose owner (a sleeping process) is then killed, as a finished run's Snakemake: kept for ``keep``
+    seconds, recorded as this test directory's kept server. Returns (socket path, server process)."""
+    owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    path = str(tmp_path / "socket")
+    code = f"from reanalysis.worker import serve; serve({path!r}, {owner.pid}, preload={preload!r}, keep={keep})"
+    proc = subprocess.Popen([sys.executable, "-c", code], env={**base_env(), worker.ENV: path, **(env or {})},
+                            stdout=open(tmp_path / "first.log", "w"), stderr=subprocess.STDOUT)  # fmt: skip
+    Path(path).with_suffix(".pid").write_text(str(proc.pid))
+    worker._pointer(tmp_path).write_text(json.dumps({"socket": path, "pid": proc.pid}))
+    deadline = time.monotonic() + 30
+    while not Path(path).exists():
+        assert proc.poll() is None and time.monotonic() < deadline, "server did not start"
+        time.sleep(0.05)
+    owner.kill()
+    owner.wait()
+    while "run ended" not in (tmp_path / "first.log").read_text():
+        assert time.monotonic() < deadline, (tmp_path / "first.log").read_text()
+        time.sleep(0.05)
+    return path, proc
+
+
+@pytest.fixture
+def next_run(tmp_path, monkeypatch):
+    """This test process as the project's next Snakemake run: in the project directory, with the server's
+    environment, not yet holding a server."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(worker.ENV, raising=False)
+    monkeypatch.setattr(worker, "_kept", None)
+    yield
+    worker._pointer(tmp_path).unlink(missing_ok=True)
+
+
+def test_a_kept_server_is_taken_over_by_the_next_run_and_logs_to_its_log(tmp_path, next_run, monkeypatch):
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)  # set by pytest for each phase: the server has none
+    path, proc = _kept_server(tmp_path, keep=60)
+    try:
+        # between runs nobody owns it: a job is refused and runs in its own process
+        orphan = run(tmp_path, path, "0")
+        assert orphan.returncode == 0 and "no run owns the server" in orphan.stderr, orphan.stderr
+        log = tmp_path / "second.log"
+        assert worker._adopt(log)
+        assert os.environ[worker.ENV] == path and worker._kept == proc.pid
+        result = run(tmp_path, path, "5")
+        assert result.returncode == 5 and seen(result)["ppid"] == proc.pid, result.stderr
+        text = log.read_text()
+        assert "kept from an earlier run" in text and f"until process {os.getpid()} ends" in text, text
+        assert " started: " in text and "ended with status 5" in text, text  # the server now logs here
+        # owned by this run: another run cannot take it over, and it goes on serving this one
+        assert not worker._adopt(tmp_path / "third.log")
+        assert "not taken over (refused busy: serving the run of process" in (tmp_path / "third.log").read_text()
+        assert proc.poll() is None
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
+@pytest.mark.parametrize("change", ["imported file", "environment"])
+def test_a_kept_server_that_is_stale_is_not_taken_over_and_exits(tmp_path, next_run, monkeypatch, change):
+    """A kept server whose imported files changed since it imported them, or whose environment is not the new run's,
+    refuses, removes the project's pointer to it and exits: the run starts a new one."""
+    monkeypatch.delenv("PYTEST_CURRENT_TEST", raising=False)
+    (tmp_path / "mine").mkdir()
+    module = tmp_path / "mine" / "alliance_test_module.py"
+    module.write_text("VALUE = 1\n")
+    pythonpath = os.pathsep.join([str(tmp_path / "mine"), os.environ.get("PYTHONPATH", "")])
+    monkeypatch.setenv("PYTHONPATH", pythonpath)
+    path, proc = _kept_server(tmp_path, keep=60, preload=("alliance_test_module",), env={"PYTHONPATH": pythonpath})
+    try:
+        if change == "imported file":
+            module.write_text("VALUE = 22\n")
+        else:
+            monkeypatch.setenv("ALLIANCE_TEST_VARIABLE", "set after the server started")
+        log = tmp_path / "second.log"
+        assert not worker._adopt(log)
+        assert proc.wait(timeout=10) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    why = {"imported file": f"stale: {module} changed since the server imported it",
+           "environment": "stale: the run's environment differs from the server's in ALLIANCE_TEST_VARIABLE",
+           }  # fmt: skip
+    assert why[change] in log.read_text(), log.read_text()
+    assert worker.ENV not in os.environ and worker._kept is None
+    assert not worker._pointer(tmp_path).exists() and not Path(path).exists()
+
+
+def test_a_kept_server_exits_after_keep_idle_seconds(tmp_path):
+    start = time.monotonic()
+    path, proc = _kept_server(tmp_path, keep=1.0)
+    assert proc.wait(timeout=30) == 0
+    assert time.monotonic() - start >= 1.0
+    assert not Path(path).exists() and not worker._pointer(tmp_path).exists()
+
+
+def test_with_keep_stop_leaves_the_server_for_the_next_run_and_stop_kept_stops_it(tmp_path):
+    """The real server (every module of the preload list): a run with keep records it and leaves it at stop(); a dry
+    run after it takes it over and leaves it again at exit; ``python -m reanalysis.worker stop`` stops it."""
+    first = textwrap.dedent(
+        """
+        import json, os, time
+        from pathlib import Path
+        from reanalysis import worker
+        worker.start("logs/worker.log", keep=60)
+        path = Path(os.environ[worker.ENV])
+        deadline = time.monotonic() + 60
+        while not path.exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        pid = worker._server.pid
+        worker.stop()
+        print(json.dumps({"pid": pid, "socket": str(path)}))
+        """
+    )
+    dry = textwrap.dedent(
+        """
+        import json, os
+        from reanalysis import worker
+        worker.prestart("logs/worker.log", keep=60)
+        logs = sorted(os.listdir("logs"))
+        print(json.dumps({"kept": worker._kept, "server": worker._server is not None, "logs": logs}))
+        """
+    )
+    env = {k: v for k, v in base_env().items() if k != worker.ENV}
+    out = []
+    try:
+        for code in (first, dry):
+            result = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, env=env, capture_output=True,
+                                    text=True, timeout=120)  # fmt: skip
+            assert result.returncode == 0, result.stderr
+            out.append(json.loads(result.stdout))
+        kept, taken = out
+        assert _running(kept["pid"]) and Path(kept["socket"]).exists()  # both processes have exited
+        assert taken["kept"] == kept["pid"] and not taken["server"], (tmp_path / "logs" / "worker.log").read_text()
+        assert taken["logs"] == ["worker.log", f"worker.log.{taken['logs'][1].split('.')[2]}.partial"]
+        assert sorted(os.listdir(tmp_path / "logs")) == ["worker.log"]  # the dry run's partial log removed
+    finally:
+        stopped = subprocess.run([sys.executable, "-m", "reanalysis.worker", "stop"], cwd=tmp_path, env=env,
+                                 capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert stopped.stdout.strip() == f"stopped the kept job worker (process {kept['pid']})", stopped.stderr
+    assert not _running(kept["pid"]) and not Path(kept["socket"]).parent.exists()
+    assert not worker._pointer(tmp_path).exists()

@@ -7,6 +7,12 @@ preamble Snakemake writes into each job script (:func:`handover_in_preamble`), o
 job's stdin/stdout/stderr, working directory and argv, and runs the file there. The job's exit status comes back to
 the script, which exits with it, so Snakemake sees an ordinary job.
 
+With ``keep`` (config ``worker_keep``), the server outlives its run for that many idle seconds, and the project's
+next run takes it over (:func:`prestart`, :func:`_adopt`) instead of waiting 3 s for a new one to import: the
+user's loop of editing a prior and rebuilding. It is taken over only when idle, in the same environment and
+interpreter, and with none of the files it imported changed since (else it exits and a new one starts).
+``python -m reanalysis.worker stop`` stops the project's kept server.
+
 Each fork starts from the same freshly imported state (the server itself never runs a job), so jobs do not
 see each other. When the server is absent, refuses (its environment differs from the job's: PyTensor and
 numba read theirs at import) or cannot be reached, the script runs in its own process as before and says why
@@ -17,6 +23,7 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import hashlib
 import importlib
 import json
 import os
@@ -191,27 +198,36 @@ def _run_remote(conn: socket.socket) -> int:
     return int(last[1])
 
 
-def serve(path: str, owner: int, preload=PRELOAD, idle_timeout: float = IDLE_TIMEOUT) -> None:
+def serve(path: str, owner: int, preload=PRELOAD, idle_timeout: float = IDLE_TIMEOUT, keep: float = 0.0) -> None:
     """Import ``preload``, then run each job sent to the Unix socket ``path`` in a fork, until process ``owner``
-    (Snakemake) is gone or no job came for ``idle_timeout`` seconds."""
+    (Snakemake) is gone or no job came for ``idle_timeout`` seconds. With ``keep``: once the owner is gone, wait
+    ``keep`` seconds for the project's next run to take the server over (its request names the new owner)."""
     env = dict(os.environ)  # before the imports, which may set variables of their own, as they will in a job
     with _vectorize_at_first_call():
         for name in preload:
             importlib.import_module(name)
     fill_process_caches()
+    state = {"owner": owner, "since": time.monotonic(), "stale": False, "files": _imported_files(), "path": path,
+             "keep": keep}  # fmt: skip
     _log(f"imported {len(preload)} modules; serving jobs at {path} until process {owner} ends")
     listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     listener.bind(path)
     listener.listen(64)
     jobs: dict[int, socket.socket] = {}  # job pid -> its client's connection
-    idle_since = time.monotonic()
     try:
-        while _pid_exists(owner) and (jobs or time.monotonic() - idle_since < idle_timeout):
+        while not state["stale"]:
+            _check_owner(state, jobs)
+            now = time.monotonic()
+            if state["owner"] is None:
+                if not keep or (not jobs and now - state["since"] >= keep):
+                    break
+            elif not jobs and now - state["since"] >= idle_timeout:
+                break
             readable, _, _ = select.select([listener, *jobs.values()], [], [], 0.2)
             for ready in readable:
                 if ready is listener:
                     conn, _ = listener.accept()
-                    _start(conn, env, listener, jobs)
+                    _start(conn, env, listener, jobs, state)
                 else:  # a client sends nothing after its request: readable means it is gone; so is its job
                     pid = next(p for p, c in jobs.items() if c is ready)
                     _kill(pid)
@@ -228,15 +244,94 @@ def serve(path: str, owner: int, preload=PRELOAD, idle_timeout: float = IDLE_TIM
                     with conn:
                         _send(conn, f"exit {128 - code if code < 0 else code}\n")  # usage: the fork logs its own
                 _log(f"job {pid} ended with status {code}, {usage}")
-                idle_since = time.monotonic()
+                state["since"] = time.monotonic()
     finally:
         for pid in jobs:
             _kill(pid)
         listener.close()
+        _forget_pointer(path)
         Path(path).unlink(missing_ok=True)
         Path(path).with_suffix(".pid").unlink(missing_ok=True)
         with contextlib.suppress(OSError):  # start()'s directory, unless something else is in it
             Path(path).parent.rmdir()
+
+
+def _check_owner(state: dict, jobs: dict) -> None:
+    """When the owning run has ended (or was killed): so have its jobs; with ``keep``, wait for the next run."""
+    if state["owner"] is None or _pid_exists(state["owner"]):
+        return
+    state["owner"], state["since"] = None, time.monotonic()
+    for pid in jobs:
+        _kill(pid)
+    if state["keep"]:
+        _log(f"run ended; kept for the next run for {state['keep']:g} s")
+
+
+def _imported_files() -> dict[str, tuple[int, int]]:
+    """Modification time and size of every file this process has imported a module from: what a kept server
+    checks before a new run takes it over (a fork imports anything else afresh)."""
+    files = {}
+    for module in list(sys.modules.values()):
+        name = getattr(module, "__file__", None)
+        if isinstance(name, str) and name not in files:
+            with contextlib.suppress(OSError):
+                stat = os.stat(name)
+                files[name] = (stat.st_mtime_ns, stat.st_size)
+    return files
+
+
+def _changed(files: dict[str, tuple[int, int]]) -> list[str]:
+    changed = []
+    for name, seen in files.items():
+        try:
+            stat = os.stat(name)
+        except OSError:
+            changed.append(name)
+            continue
+        if (stat.st_mtime_ns, stat.st_size) != seen:
+            changed.append(name)
+    return changed
+
+
+def _env_differences(server: dict, other: dict) -> list[str]:
+    """Variables in which a job's (or a new run's) environment differs from the server's, leaving out those that
+    differ between any two processes or that a fork sets for itself."""
+    keys = (server.keys() | other.keys()) - _SHELL_VARIABLES - _THREAD_VARIABLES - _TEMP_VARIABLES
+    return sorted(k for k in keys if server.get(k) != other.get(k))
+
+
+def _take_over(conn: socket.socket, request: dict, fds: list[int], env: dict, state: dict) -> None:
+    """A new run's request to take over this kept server: its owner, and its log on ``fds[0]``."""
+    why = None
+    if state["owner"] is not None:
+        why = f"busy: serving the run of process {state['owner']}"
+    elif differ := _env_differences(env, request["env"]):
+        why = f"stale: the run's environment differs from the server's in {', '.join(differ)}"
+    elif request.get("executable") != sys.executable:
+        why = f"stale: the run's Python is {request.get('executable')}, the server's {sys.executable}"
+    elif changed := _changed(state["files"]):
+        more = f" (and {len(changed) - 1} more)" if len(changed) > 1 else ""
+        why = f"stale: {changed[0]}{more} changed since the server imported it"
+    if why is not None:
+        if why.startswith("stale"):  # no later run can use it either
+            state["stale"] = True
+            _forget_pointer(state["path"])
+        _send(conn, f"refused {why}\n")
+        _log(f"refused a new run: {why}")
+        conn.close()
+        for fd in fds:
+            os.close(fd)
+        return
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.dup2(fds[0], 1)  # from here on the server logs to the new run's log
+    os.dup2(fds[0], 2)
+    os.close(fds[0])
+    state["owner"], state["since"] = int(request["adopt"]), time.monotonic()
+    _log(f"kept from an earlier run ({len(state['files'])} imported files unchanged); serving jobs at "
+         f"{state['path']} until process {state['owner']} ends")  # fmt: skip
+    _send(conn, "adopted\n")
+    conn.close()
 
 
 def fill_process_caches() -> None:
@@ -281,7 +376,7 @@ def _vectorize_at_first_call():
         numba.vectorize = eager
 
 
-def _start(conn: socket.socket, env: dict, listener: socket.socket, jobs: dict) -> None:
+def _start(conn: socket.socket, env: dict, listener: socket.socket, jobs: dict, state: dict) -> None:
     fds: list[int] = []
     try:
         conn.settimeout(10.0)
@@ -292,10 +387,17 @@ def _start(conn: socket.socket, env: dict, listener: socket.socket, jobs: dict) 
                 raise ValueError("truncated request")
             data += more
         request = json.loads(data[_HEADER.size :])
+        if "adopt" in request:
+            if len(fds) != 1:
+                raise ValueError(f"expected the run's log, got {len(fds)} file descriptors")
+            _check_owner(state, jobs)  # it may have ended since the loop last looked
+            _take_over(conn, request, fds, env, state)
+            return
         if len(fds) != 3:
             raise ValueError(f"expected 3 file descriptors, got {len(fds)}")
-        keys = (env.keys() | request["env"].keys()) - _SHELL_VARIABLES - _THREAD_VARIABLES - _TEMP_VARIABLES
-        differ = sorted(k for k in keys if env.get(k) != request["env"].get(k))
+        if state["owner"] is None:
+            raise ValueError("no run owns the server: it is kept for the next one to take over")
+        differ = _env_differences(env, request["env"])
         if differ:
             raise ValueError(f"the job's environment differs from the server's in {', '.join(differ)}")
         if len({request["env"].get(k) for k in _THREAD_VARIABLES}) > 1:
@@ -404,45 +506,61 @@ def _pid_exists(pid: int) -> bool:
 
 
 _server: subprocess.Popen | None = None  # started by this (Snakemake's) process
+_kept: int | None = None  # the pid of a server an earlier run kept, which this process took over (_adopt)
+_keep = 0.0  # seconds the server stays after this run for the next one (config worker_keep)
 _partial: Path | None = None  # the log of a prestarted server that no onstart has kept yet
 
 
-def prestart(log: str | Path) -> None:
-    """While the Snakefile is read: start the server, so that it imports while Snakemake builds the DAG.
+def prestart(log: str | Path, keep: float = 0.0) -> None:
+    """While the Snakefile is read: take over the server an earlier run of this project kept (``keep``), or start
+    one, so that it imports while Snakemake builds the DAG.
 
     It imported for 2.5-3 s after ``onstart``, which the first jobs of every run waited for. Until :func:`start`
     keeps it, it logs to ``log.<pid>.partial``; a run that starts no job (a dry run, nothing to do, an error
-    before any job) stops it and removes that file at exit. Not inside another run's job (the DAG picture's
-    Snakemake), whose jobs are never run.
+    before any job) stops a server it started (or leaves a kept one for the next run) and removes that file at
+    exit. Not inside another run's job (the DAG picture's Snakemake), whose jobs are never run.
     """
-    global _partial
-    if ENV in os.environ or _server is not None:
+    global _partial, _keep
+    if ENV in os.environ or _server is not None or _kept is not None:
         return
+    _keep = float(keep)
     log = Path(log)
     created = [d for d in (log.parent, *log.parent.parents) if not d.exists()]
     _partial = log.with_name(f"{log.name}.{os.getpid()}.partial")
-    _spawn(_partial)
+    if not (_keep and _adopt(_partial)):
+        _spawn(_partial, "a")  # "a": after _adopt's line saying why a kept server was not taken over
     atexit.register(_discard_unkept, created)
 
 
-def start(log: str | Path) -> None:
-    """The ``onstart`` hook: keep the server :func:`prestart` started (its log becomes ``log``), or start one for
-    this Snakemake process; either way its jobs are pointed at it (``ALLIANCE_WORKER``).
+def start(log: str | Path, keep: float | None = None) -> None:
+    """The ``onstart`` hook: keep the server :func:`prestart` started or took over (its log becomes ``log``), or
+    start one for this Snakemake process; either way its jobs are pointed at it (``ALLIANCE_WORKER``).
 
-    The server logs to ``log`` and stops with Snakemake, or at :func:`stop`. Job scripts hand themselves over in
-    Snakemake's preamble (:func:`handover_in_preamble`).
+    The server logs to ``log`` and stops with Snakemake, or at :func:`stop`, or with ``keep`` seconds (default:
+    prestart's) stays for the project's next run. Job scripts hand themselves over in Snakemake's preamble
+    (:func:`handover_in_preamble`).
     """
-    global _partial
+    global _partial, _keep
     handover_in_preamble()
+    if keep is not None:
+        _keep = float(keep)
     mode = "w"
     if _partial is not None:
         partial, _partial = _partial, None
         os.replace(partial, log)  # the same directory: a running server writes on to the renamed file
-        if _server is not None and _server.poll() is None:
+        if _alive():
+            _remember()
             return
-        stop()  # it exited while importing: its log (kept) says why, and a fresh server appends to it
+        _terminate()  # it exited while importing: its log (kept) says why, and a fresh server appends to it
         mode = "a"
     _spawn(Path(log), mode)
+    _remember()
+
+
+def _alive() -> bool:
+    if _server is not None:
+        return _server.poll() is None
+    return _kept is not None and _pid_exists(_kept)
 
 
 def _spawn(log: Path, mode: str = "w") -> None:
@@ -454,17 +572,86 @@ def _spawn(log: Path, mode: str = "w") -> None:
         # env: os.environ as Python sees it, which Snakemake passes to jobs; without it the server would inherit
         # the C-level environment, where a library's setenv (LINES, COLUMNS) may have added what jobs never see
         _server = subprocess.Popen(
-            [sys.executable, "-m", "reanalysis.worker", path, str(os.getpid())], env=dict(os.environ),
+            [sys.executable, "-m", "reanalysis.worker", path, str(os.getpid()), str(_keep)], env=dict(os.environ),
             stdin=subprocess.DEVNULL, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     Path(path).with_suffix(".pid").write_text(str(_server.pid))
 
 
+def _pointer(directory: str | Path = ".") -> Path:
+    """Where a project's kept server is recorded: one file per user and project directory, beside the sockets."""
+    digest = hashlib.sha256(str(Path(directory).resolve()).encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / f"alliance-worker-{os.getuid()}-{digest}.json"
+
+
+def _read_pointer(directory: str | Path = ".") -> dict | None:
+    pointer = _pointer(directory)
+    try:
+        if pointer.stat().st_uid != os.getuid():  # a file someone else put there is not ours to follow
+            return None
+        kept = json.loads(pointer.read_text())
+        return {"socket": str(kept["socket"]), "pid": int(kept["pid"])}
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remember() -> None:
+    """With ``keep``: record this run's server as the one the project's next run takes over."""
+    if not _keep:
+        return
+    pointer = _pointer()
+    pid = _server.pid if _server is not None else _kept
+    temporary = pointer.with_name(f"{pointer.name}.{os.getpid()}")
+    temporary.write_text(json.dumps({"socket": os.environ[ENV], "pid": pid}))
+    os.replace(temporary, pointer)
+
+
+def _forget_pointer(path: str) -> None:
+    """In the server: remove the project's pointer if it is to this server (a later one may have replaced it)."""
+    for pointer in Path(tempfile.gettempdir()).glob(f"alliance-worker-{os.getuid()}-*.json"):
+        with contextlib.suppress(OSError, ValueError):
+            if json.loads(pointer.read_text()).get("socket") == path:
+                pointer.unlink()
+
+
+def _adopt(log: Path) -> bool:
+    """Take over the server an earlier run of this project kept, when it is idle and still what a new one would
+    be (:func:`_take_over`): it logs to ``log`` and serves this process's jobs. Returns whether it did; when a
+    kept server refused, ``log`` says why."""
+    global _kept
+    kept = _read_pointer()
+    if kept is None or not _pid_exists(kept["pid"]):
+        return False
+    env = {**os.environ, ENV: kept["socket"]}
+    request = json.dumps({"adopt": os.getpid(), "env": env, "executable": sys.executable}).encode()
+    log.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as conn, open(log, "a") as handle:
+            conn.settimeout(10.0)
+            conn.connect(kept["socket"])
+            socket.send_fds(conn, [_HEADER.pack(len(request)) + request], [handle.fileno()])
+            reply = conn.makefile("r").readline().strip()
+    except OSError as err:
+        reply = f"unreachable: {err}"
+    if reply == "adopted":
+        os.environ[ENV] = kept["socket"]
+        _kept = kept["pid"]
+        return True
+    with open(log, "a") as handle:
+        handle.write(f"{time.strftime('%H:%M:%S')} the server kept by an earlier run was not taken over "
+                     f"({reply or 'no answer'}); starting a new one\n")  # fmt: skip
+    return False
+
+
 def _discard_unkept(created: list[Path]) -> None:
-    """At exit of a Snakemake process whose prestarted server no run kept: stop it, remove what prestart made."""
+    """At exit of a Snakemake process whose prestarted server no run kept: stop it (leave a taken-over one for the
+    next run), remove what prestart made."""
     if _partial is None:
         return
-    stop()
+    if _kept is not None:
+        _release()
+    else:
+        _terminate()
     _partial.unlink(missing_ok=True)
     for directory in created:  # innermost first; only if still empty
         with contextlib.suppress(OSError):
@@ -472,8 +659,22 @@ def _discard_unkept(created: list[Path]) -> None:
 
 
 def stop() -> None:
-    """The ``onsuccess``/``onerror`` hook: stop the server and remove its socket directory."""
-    global _server
+    """The ``onsuccess``/``onerror`` hook: with ``keep``, leave the server for the project's next run (it sees this
+    process end); else stop it and remove its socket directory."""
+    if _keep and _alive():
+        _release()
+    else:
+        _terminate()
+
+
+def _release() -> None:
+    global _server, _kept
+    os.environ.pop(ENV, None)
+    _server = _kept = None
+
+
+def _terminate() -> None:
+    global _server, _kept
     path = os.environ.pop(ENV, None)
     if _server is not None and _server.poll() is None:
         _server.terminate()
@@ -481,9 +682,37 @@ def stop() -> None:
             _server.wait(timeout=10)
         except subprocess.TimeoutExpired:
             _server.kill()
-    _server = None
+    elif _kept is not None:
+        _stop_pid(_kept)
+    _server = _kept = None
     if path:  # never raises: onerror calls this before marking the report out of date
         shutil.rmtree(Path(path).parent, ignore_errors=True)
+
+
+def _stop_pid(pid: int, timeout: float = 10.0) -> bool:
+    """SIGTERM a server that is not this process's child; wait until it is gone. Returns whether it was running."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    deadline = time.monotonic() + timeout
+    while _pid_exists(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return True
+
+
+def stop_kept(directory: str | Path = ".") -> str:
+    """``python -m reanalysis.worker stop``: stop the server a run in ``directory`` kept; says what it did."""
+    kept = _read_pointer(directory)
+    if kept is None:
+        return "no kept job worker for this directory"
+    cmdline = Path(f"/proc/{kept['pid']}/cmdline")
+    with contextlib.suppress(OSError):  # only the process the pointer names, and only if it is that server
+        if "reanalysis.worker" in cmdline.read_text() and kept["socket"] in cmdline.read_text():
+            if _stop_pid(kept["pid"]):
+                return f"stopped the kept job worker (process {kept['pid']})"
+    _pointer(directory).unlink(missing_ok=True)
+    return "the kept job worker had already exited"
 
 
 def _exit_status(run) -> int:
@@ -503,8 +732,12 @@ def _exit_status(run) -> int:
 
 
 def main(argv: list[str]) -> None:
+    if argv == ["stop"]:
+        print(stop_kept())
+        return
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))  # stop(): leave through serve()'s clean-up
-    code = _exit_status(lambda: serve(argv[0], int(argv[1])))
+    keep = float(argv[2]) if len(argv) > 2 else 0.0
+    code = _exit_status(lambda: serve(argv[0], int(argv[1]), keep=keep))
     sys.stdout.flush()
     sys.stderr.flush()
     # Without the interpreter's teardown of everything PRELOAD imported: it took 1.2 s, which stop() (Snakemake's
