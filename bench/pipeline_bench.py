@@ -7,14 +7,21 @@ checkout's results/ and the user's compile cache are never touched. Measured, in
 
 (a) ``snakemake --cores N`` from nothing with an empty PyTensor/numba compile cache (cold);
 (a') the same again after ``rm -rf results`` with the cache now warm;
-(b) after editing one prior set (sceptical rho interval) -- the rebuild a user waits for when trying a prior;
-(b') the edit undone, the same 21 jobs again with ``--config worker=False`` (a new process per job);
-(c) ``snakemake -n`` with nothing to do (median of 3);
+(b) after editing one prior set (sceptical rho interval) -- the rebuild a user waits for when trying a prior --
+    with the job worker (a') kept (config ``worker_keep``), as in a user's loop of editing and rebuilding; then
+    (b2) the edit undone, the same 21 jobs again, the same way (a second measure of (b));
+(b') the edit made again, the same 21 jobs with ``--config worker=False`` (a new process per job);
+(b0) the edit undone once more, after stopping the kept worker: the rebuild with a new worker, as a first run
+    or one more than ``worker_keep`` seconds after the last has;
+(c) ``snakemake -n`` with nothing to do (median of 3), no kept worker (each dry run starts one and stops it);
 (d) one Track A fit in a fresh Python process: compile + first fit, then a refit under another prior set
     through ``with_data`` (no recompile; median of 3), with the default sampler settings, each judged by the
     gate and sampled again with ``sampler.retry`` when it fails, as in the fit job;
 (e) simulation-based calibration of the Track A model with ``sbc: full`` (200 replicates, chunked jobs);
 (m) memory: the cold pipeline once more, in its own copy with its own empty cache, run first and not timed.
+
+(a), (a'), (c) and (e) start without a kept worker (each copy is a new project directory, and a kept one is
+stopped before them); every kept worker is stopped before the copy is removed.
 
 Peak RSS is the largest sum of resident memory over the whole process tree, polled every 0.1 s in every run
 (``/proc/<pid>/statm``: microseconds per process). Peak PSS, the same with shared pages divided among the
@@ -119,6 +126,12 @@ def check_imports_from(work: Path, env: dict) -> None:
 SCEPTICAL, EDITED = "rho: {lower95: -0.3, upper95: 0.3}", "rho: {lower95: -0.35, upper95: 0.3}"
 
 
+def stop_kept_worker(work: Path, env: dict) -> str:
+    """Stop the job worker a run in ``work`` kept (config worker_keep), so that the next run starts its own."""
+    cmd = [str(VENV_BIN / "python"), "-m", "reanalysis.worker", "stop"]
+    return subprocess.run(cmd, cwd=work, env=env, check=True, capture_output=True, text=True).stdout.strip()
+
+
 def edit_prior(config: Path, old: str = SCEPTICAL, new: str = EDITED) -> None:
     text = config.read_text()
     if old not in text:
@@ -191,6 +204,47 @@ def bench_copy(tmp: Path) -> tuple[Path, dict]:
     return work, env
 
 
+def measure(results: dict, snake: list[str], work: Path, env: dict, tmp: Path) -> None:
+    print("(a) cold pipeline ...", flush=True)
+    results["a_cold"] = timed(snake, work, env)
+    results["a_cold"]["attempts"] = fit_attempts(work)
+    print(results["a_cold"], "\n(a') warm cache, results removed, a new worker ...", flush=True)
+    shutil.rmtree(work / "results")
+    stop_kept_worker(work, env)
+    results["a_warm"] = timed(snake, work, env)
+    print(results["a_warm"], "\n(b) after one prior edit, the worker kept from (a') ...", flush=True)
+    edit_prior(work / "config.yaml")
+    results["b_prior_edit"] = timed(snake, work, env)
+    print(results["b_prior_edit"], "\n(b2) the edit undone, the worker kept ...", flush=True)
+    edit_prior(work / "config.yaml", EDITED, SCEPTICAL)
+    results["b_prior_edit_again"] = timed(snake, work, env)
+    print(results["b_prior_edit_again"], "\n(b') the edit made again, without the job worker ...", flush=True)
+    edit_prior(work / "config.yaml")  # the same 21 jobs again, each in its own process
+    results["b_prior_edit_no_worker"] = timed([*snake, "--config", "worker=False"], work, env)
+    print(results["b_prior_edit_no_worker"], "\n(b0) the edit undone, no kept worker ...", flush=True)
+    stop_kept_worker(work, env)
+    edit_prior(work / "config.yaml", EDITED, SCEPTICAL)
+    results["b_prior_edit_new_worker"] = timed(snake, work, env)
+    print(results["b_prior_edit_new_worker"], "\n(c) snakemake -n ...", flush=True)
+    stop_kept_worker(work, env)
+    dry = [timed([*snake, "-n"], work, env)["seconds"] for _ in range(3)]
+    results["c_dry_run"] = {"seconds": sorted(dry)[1], "runs": dry}
+    print(results["c_dry_run"], "\n(d) one Track A fit ...", flush=True)
+    results["d_fit_warm_cache"] = fit_times(work, env)
+    cold_env = {**env, "PYTENSOR_FLAGS": f"base_compiledir={tmp / 'pytensor-cold'}"}
+    results["d_fit_cold_cache"] = fit_times(work, cold_env)
+    # the same refits with PyTensor's compiled gradient (sampler.gradient: pytensor), side by side
+    results["d_fit_pytensor_gradient"] = fit_times(work, env, "pytensor")
+    print(results["d_fit_warm_cache"], results["d_fit_cold_cache"], "\n(e) SBC full, Track A ...", flush=True)
+    results["e_sbc_full_track_a"] = timed(
+        [*snake, "--config", "sbc=full", "--", "results/tables/sbc/published.csv"], work, env
+    )
+    print(results["e_sbc_full_track_a"], flush=True)
+    sbc = work / "results" / "tables" / "sbc" / "published.csv"
+    if sbc.exists():
+        results["e_sbc_full_track_a"]["summary_csv"] = sbc.read_text()
+
+
 def main(out: Path, cores: int) -> dict:
     commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=ROOT, check=True, capture_output=True, text=True)
     results = {"machine": machine(), "cores": cores, "when": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
@@ -198,39 +252,18 @@ def main(out: Path, cores: int) -> dict:
     snake = [str(VENV_BIN / "snakemake"), "--cores", str(cores)]
     with tempfile.TemporaryDirectory(prefix="alliance-bench-") as tmp:
         print("(m) memory: cold pipeline with PSS polled (not timed) ...", flush=True)
-        results["m_memory_cold"] = timed(snake, *bench_copy(Path(tmp)), pss=True)  # seconds slowed by the polling
+        work, env = bench_copy(Path(tmp))
+        try:
+            results["m_memory_cold"] = timed(snake, work, env, pss=True)  # seconds slowed by the polling
+        finally:
+            stop_kept_worker(work, env)
         print(results["m_memory_cold"], flush=True)
     with tempfile.TemporaryDirectory(prefix="alliance-bench-") as tmp:
         work, env = bench_copy(Path(tmp))
-        print("(a) cold pipeline ...", flush=True)
-        results["a_cold"] = timed(snake, work, env)
-        results["a_cold"]["attempts"] = fit_attempts(work)
-        print(results["a_cold"], "\n(a') warm cache, results removed ...", flush=True)
-        shutil.rmtree(work / "results")
-        results["a_warm"] = timed(snake, work, env)
-        print(results["a_warm"], "\n(b) after one prior edit ...", flush=True)
-        edit_prior(work / "config.yaml")
-        results["b_prior_edit"] = timed(snake, work, env)
-        print(results["b_prior_edit"], "\n(b') the edit undone, without the job worker ...", flush=True)
-        edit_prior(work / "config.yaml", EDITED, SCEPTICAL)  # the same 21 jobs again, each in its own process
-        results["b_prior_edit_no_worker"] = timed([*snake, "--config", "worker=False"], work, env)
-        print(results["b_prior_edit_no_worker"], "\n(c) snakemake -n ...", flush=True)
-        dry = [timed([*snake, "-n"], work, env)["seconds"] for _ in range(3)]
-        results["c_dry_run"] = {"seconds": sorted(dry)[1], "runs": dry}
-        print(results["c_dry_run"], "\n(d) one Track A fit ...", flush=True)
-        results["d_fit_warm_cache"] = fit_times(work, env)
-        cold_env = {**env, "PYTENSOR_FLAGS": f"base_compiledir={Path(tmp) / 'pytensor-cold'}"}
-        results["d_fit_cold_cache"] = fit_times(work, cold_env)
-        # the same refits with PyTensor's compiled gradient (sampler.gradient: pytensor), side by side
-        results["d_fit_pytensor_gradient"] = fit_times(work, env, "pytensor")
-        print(results["d_fit_warm_cache"], results["d_fit_cold_cache"], "\n(e) SBC full, Track A ...", flush=True)
-        results["e_sbc_full_track_a"] = timed(
-            [*snake, "--config", "sbc=full", "--", "results/tables/sbc/published.csv"], work, env
-        )
-        print(results["e_sbc_full_track_a"], flush=True)
-        sbc = work / "results" / "tables" / "sbc" / "published.csv"
-        if sbc.exists():
-            results["e_sbc_full_track_a"]["summary_csv"] = sbc.read_text()
+        try:
+            measure(results, snake, work, env, Path(tmp))
+        finally:
+            stop_kept_worker(work, env)
     results["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(results, indent=2))

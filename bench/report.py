@@ -36,8 +36,14 @@ def pipeline_section(p: dict) -> list[str]:
     checks = [
         ("(a) default pipeline, empty compile cache", 120, p["a_cold"]["seconds"]),
         ("(a') default pipeline again, warm compile cache", None, p["a_warm"]["seconds"]),
-        ("(b) rebuild after editing one prior set", 20, p["b_prior_edit"]["seconds"]),
-    ]
+        ("(b) rebuild after editing one prior set (job worker kept from the run before)", 20,
+         p["b_prior_edit"]["seconds"]),
+    ]  # fmt: skip
+    if "b_prior_edit_again" in p:
+        checks.append(("(b) the same, the edit undone (a second measure)", 20, p["b_prior_edit_again"]["seconds"]))
+    if "b_prior_edit_new_worker" in p:
+        checks.append(("(b) the same rebuild with a new job worker (none kept: a first run, or `worker_keep: 0`)",
+                       None, p["b_prior_edit_new_worker"]["seconds"]))  # fmt: skip
     if "b_prior_edit_no_worker" in p:
         checks.append(("(b) the same rebuild without the job worker (`--config worker=False`)", None,
                        p["b_prior_edit_no_worker"]["seconds"]))  # fmt: skip
@@ -57,7 +63,8 @@ def pipeline_section(p: dict) -> list[str]:
     for label, target, value in checks:
         met = "—" if target is None else ("yes" if value <= target else "**no**")
         lines.append(_row(label, "—" if target is None else f"≤ {target:g} s", _s(value), met))
-    runs = [k for k in ("m_memory_cold", "a_cold", "a_warm", "b_prior_edit") if k in p]
+    # (b) and (b2): the kept worker is not in their process tree; it was in (a') and (b0), the same server's start
+    runs = [k for k in ("m_memory_cold", "a_cold", "a_warm", "b_prior_edit", "b_prior_edit_new_worker") if k in p]
     rss = max(p[k]["peak_rss_gib"] for k in runs)
     lines.append(
         _row("peak RSS of the default run (process tree)", "< 4 GiB", f"{rss:.2f} GiB", "yes" if rss < 4 else "**no**")
@@ -89,6 +96,13 @@ def pipeline_section(p: dict) -> list[str]:
             f"The job worker (`reanalysis/worker.py`: job scripts run in forks of one pre-imported process) "
             f"against a new Python process per job, same prior edit: {alone / forked:.1f}× faster "
             f"({_s(alone)} → {_s(forked)}).",
+            "",
+        ]
+    if "b_prior_edit_new_worker" in p:
+        new, kept = p["b_prior_edit_new_worker"]["seconds"], p["b_prior_edit"]["seconds"]
+        lines += [
+            f"The job worker kept from the run before (config `worker_keep`) against a new one that imports first, "
+            f"same prior edit: {new / kept:.2f}× ({_s(new)} → {_s(kept)}).",
             "",
         ]
     if "d_fit_pytensor_gradient" in p:
