@@ -39,7 +39,7 @@ from pymc.model.transform.conditioning import remove_value_transforms
 from pytensor.graph.basic import Constant
 from pytensor.graph.traversal import graph_inputs
 
-from models.all_draws import SAMPLE_DIMS, per_draw_values, stacked, vectorised
+from models.all_draws import SAMPLE_DIMS, fold_variadic, per_draw_values, stacked, vectorised
 
 log = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ def log_densities(idata: az.InferenceData, model: pm.Model, cache: Path | None =
     umodel = remove_value_transforms(model)
     observed, free = list(umodel.observed_RVs), list(umodel.free_RVs)
     fn, per_draw = _cached_function(umodel, model, cache)
+    fold_variadic(fn)  # after the load: a node's tag is not pickled with it
     post = idata.posterior
     shape = (post.sizes[SAMPLE_DIMS[0]], post.sizes[SAMPLE_DIMS[1]])
     inputs = stacked(post, [rv.name for rv in free], [rv.dtype for rv in free])

@@ -28,7 +28,7 @@ import xarray as xr
 from pytensor.compile.mode import Mode
 from pytensor.compile.ops import ViewOp
 
-from models.all_draws import SAMPLE_DIMS, per_draw_values, stacked, vectorised
+from models.all_draws import SAMPLE_DIMS, fold_variadic, per_draw_values, stacked, vectorised
 from models.compile import shared_inputs
 
 _NUMPY_AS_WRITTEN = Mode(linker="py", optimizer=None)  # numpy per node, the graph as PyMC wrote it
@@ -81,8 +81,10 @@ def expander(model: pm.Model) -> Expander:
     shared = tuple(shared_inputs(one_draw))
     stand_ins = [v.type(name=v.name) for v in shared]  # inputs in place of the shared variables: values per call
     batched, all_draws, per_draw = vectorised(one_draw, values, dict(zip(shared, stand_ins, strict=True)))
+    fn = pytensor.function(batched + stand_ins, all_draws, mode=_NUMPY_AS_WRITTEN, on_unused_input="ignore")
+    fold_variadic(fn)  # a model's own a + b + c, should it write one
     return Expander(
-        fn=pytensor.function(batched + stand_ins, all_draws, mode=_NUMPY_AS_WRITTEN, on_unused_input="ignore"),
+        fn=fn,
         value_names=tuple(v.name for v in values),
         names=tuple(v.name for v in derived),
         per_draw=tuple(per_draw),

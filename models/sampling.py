@@ -21,6 +21,7 @@ import numpy as np
 import pymc as pm
 import xarray as xr
 
+from models.all_draws import fold_variadic
 from models.log_density import log_densities
 
 BACKENDS = ("nutpie", "pymc")
@@ -150,7 +151,9 @@ def _draw_all(model: pm.Model, names: list[str], given: xr.Dataset, seed: int) -
     fixed = [rv for rv in model.free_RVs if rv.name in given.data_vars]
     # copies: vectorize_over_posterior resizes only random variables that are not themselves among the outputs
     outputs = vectorize_over_posterior([model[n].copy() for n in names], given, input_rvs=fixed)
-    return compile_pymc([], outputs, random_seed=seed, **forward_mode())()
+    fn = compile_pymc([], outputs, random_seed=seed, **forward_mode())
+    fold_variadic(fn)
+    return fn()
 
 
 def sample_prior(model: pm.Model, draws: int, seed: int) -> az.InferenceData:

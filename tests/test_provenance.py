@@ -209,6 +209,15 @@ def render_panel(prov: dict) -> str:
     return render(ROOT / "workflow" / "report" / "provenance.html.j2", context)
 
 
+def test_all_package_versions_are_importlibs():
+    """The header reader gives what importlib's e-mail parser gives, for every distribution installed here."""
+    from reanalysis.provenance import all_package_versions
+
+    expected = {d.metadata["Name"]: d.version for d in metadata.distributions() if d.metadata["Name"]}
+    got = all_package_versions()
+    assert got == dict(sorted(expected.items(), key=lambda kv: kv[0].lower())) and len(got) > 50
+
+
 def test_panel_without_differences(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     html = render_panel(small_provenance(tmp_path, validated_repo_config()))

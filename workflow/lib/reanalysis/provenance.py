@@ -69,8 +69,25 @@ ABSENT = "(absent)"  # shown in the config diff for a key one side does not have
 
 def all_package_versions() -> dict[str, str]:
     """Every installed distribution (name -> version), sorted: the full environment beside the analysis packages."""
-    versions = {d.metadata["Name"]: d.version for d in metadata.distributions() if d.metadata["Name"]}
+    versions = dict(_name_and_version(d) for d in metadata.distributions())
+    versions.pop(None, None)
     return dict(sorted(versions.items(), key=lambda kv: kv[0].lower()))
+
+
+def _name_and_version(dist: metadata.Distribution) -> tuple[str | None, str | None]:
+    """``dist.metadata["Name"]`` and ``dist.version``, read from the metadata's header lines. importlib parses the
+    whole file as an e-mail message for them: 0.54 s for this environment's 150 distributions, in the provenance
+    job that every rebuild waits for before its report (2026-12-03). The same file (METADATA, else PKG-INFO), and the
+    first of each header; the headers end at the first empty line (tested against importlib on this environment)."""
+    text = dist.read_text("METADATA") or dist.read_text("PKG-INFO") or ""
+    found: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line:
+            break
+        key, sep, value = line.partition(":")
+        if sep and key.lower() in ("name", "version"):
+            found.setdefault(key.lower(), value.strip())
+    return found.get("name") or None, found.get("version")
 
 
 def schema_defaults(schema: dict) -> dict:
