@@ -3,6 +3,7 @@
 import arviz as az
 import numpy as np
 import pytest
+import xarray as xr
 
 from reanalysis.fit_files import ENGINE, read_fit, read_group, write_fit
 
@@ -79,3 +80,54 @@ def test_read_group_gives_the_prior_set_and_one_group(tmp_path):
     np.testing.assert_array_equal(group["obs"].values, idata.log_likelihood["obs"].values)
     with pytest.raises(OSError, match=r"fit\.nc: not a readable fit file \(netCDF-4\) with a prior group"):
         read_group(str(tmp_path / "fit.nc"), "prior")
+
+
+def _xarrays(path):
+    """The fit as xarray's netCDF backend reads it (what read_fit did before it read the groups itself)."""
+    import xarray as xr
+
+    with xr.open_datatree(path, engine=ENGINE, cache=False) as tree:
+        return dict(tree.attrs), {name: g.to_dataset().load() for name, g in tree.children.items()}
+
+
+def assert_read_as_xarray_reads(path):
+    attrs, groups = _xarrays(path)
+    ours = read_fit(str(path))
+    assert dict(ours.attrs) == attrs and ours.groups() == list(groups)
+    for name, theirs in groups.items():
+        mine = ours[name]
+        assert mine.identical(theirs), name  # values, dims, coords, attrs
+        assert list(mine.variables) == list(theirs.variables), name  # and their order
+        assert all(mine[v].dtype == theirs[v].dtype for v in theirs.variables), name
+        if name == "prior":
+            assert read_group(str(path), "prior")[1].identical(theirs)
+
+
+def test_reads_strings_booleans_and_coordinates_as_xarray_does(tmp_path, monkeypatch):
+    idata = _idata()
+    sd, rows = ("chain", "draw"), {"row": ["Z01", "L01", "L02"]}
+    stats = {"diverging": (sd, np.zeros((2, 50), bool)), "depth": (sd, np.ones((2, 50), np.uint64))}
+    idata.add_groups({
+        "sample_stats": xr.Dataset(stats, coords={"chain": [0, 1], "draw": np.arange(50)}),
+        "constant_data": xr.Dataset({"label": ("row", np.array(["a", "bcd", "ef"]))}, coords=rows),
+        "prior": xr.Dataset({"mu": (sd, np.zeros((1, 20)))}, coords={"chain": [0], "draw": np.arange(20)}),
+    })  # fmt: skip
+    write_fit(idata, tmp_path / "fit.nc")
+    assert_read_as_xarray_reads(tmp_path / "fit.nc")
+    import reanalysis.fit_files as fit_files
+
+    monkeypatch.setattr(fit_files.xr, "open_datatree", lambda *a, **k: pytest.fail("read by xarray"))
+    monkeypatch.setattr(fit_files.xr, "open_dataset", lambda *a, **k: pytest.fail("read by xarray"))
+    read_fit(str(tmp_path / "fit.nc")), read_group(str(tmp_path / "fit.nc"), "prior")
+
+
+def test_an_encoding_it_does_not_decode_goes_to_xarray(tmp_path):
+    """A variable with a fill value other than NaN (xarray masks it): the file is read by xarray, the same way."""
+    import netCDF4
+
+    write_fit(_idata(), tmp_path / "fit.nc")
+    with netCDF4.Dataset(tmp_path / "fit.nc", "a") as root:
+        var = root["posterior"].createVariable("count", "i4", ("chain",), fill_value=-1)
+        var[:] = [3, -1]
+    assert_read_as_xarray_reads(tmp_path / "fit.nc")
+    assert np.isnan(read_fit(str(tmp_path / "fit.nc")).posterior["count"].values[1])

@@ -253,6 +253,17 @@ def test_a_kept_worker_serves_the_next_run(tiny_run, tmp_path):
     assert not Path(f"/proc/{pid}").exists() or Path(f"/proc/{pid}/stat").read_text().split()[2] == "Z"
 
 
+def test_fits_of_every_kind_read_as_xarray_reads_them(tiny_run):
+    """reanalysis.fit_files reads the groups itself: the same Datasets as xarray's reader, on the run's real fits
+    (Track A, outcome and alliance models, the user's cohort)."""
+    from test_fit_files import assert_read_as_xarray_reads
+
+    fits = sorted((tiny_run / "results" / "fits").rglob("*.nc"))
+    assert len({p.parent.name for p in fits}) >= 4, fits
+    for path in fits:
+        assert_read_as_xarray_reads(path)
+
+
 def test_prior_edit_plans_only_that_prior(tiny_run, tmp_path):
     workdir = copy_run(tiny_run, tmp_path / "edit")
     cfg = tiny_config(tiny_run / "mine.csv")
