@@ -41,11 +41,16 @@ import traceback
 from pathlib import Path
 
 ENV = "ALLIANCE_WORKER"  # the server's socket path, set for jobs by start()
-# what every job script imports, or most do; the project's own modules last (they import the rest)
+# what every job script imports, or most do; the project's own modules last (they import the rest). Snakemake's
+# iocontainers and logging: the preamble's unpickling of the job's ``snakemake`` object, in every fork; netCDF4:
+# every reader of a fit (reanalysis.fit_files imports it when called). Those and the next five were imported anew
+# by 17-19 of a prior edit's 21 jobs (2026-12-03).
 PRELOAD = (
     "numpy", "pandas", "scipy.stats", "xarray", "matplotlib", "matplotlib.pyplot", "arviz", "pymc", "nutpie",
+    "netCDF4", "snakemake.iocontainers", "snakemake.logging",
     "models.sampling", "models.compile", "models.published", "models.participant", "models.loo",
-    "reanalysis.builders", "reanalysis.diagnostics", "reanalysis.fit_files", "reanalysis.plots",
+    "models.sensitivity", "reanalysis.builders", "reanalysis.diagnostics", "reanalysis.fit_checks",
+    "reanalysis.fit_files", "reanalysis.plots", "reanalysis.provenance", "reanalysis.scripting",
     "reanalysis.summaries", "reanalysis.workflow_report",
 )  # fmt: skip
 READY_TIMEOUT = 60.0  # seconds a job waits for a server that is still importing
@@ -346,6 +351,10 @@ def fill_process_caches() -> None:
     # numba sets up its typing and target contexts when a process loads its first function (0.15-0.25 s): the
     # gate's ESS (fit, check and SBC jobs) and the hand-written kernels load from numba's cache after that
     load_compiled()
+    # Pillow registers its image formats on the first save (matplotlib's PNG): the plugins' imports, in 9 of 21 jobs
+    from PIL import Image
+
+    Image.init()
     # inspect.getmodule maps the file of every loaded module on its first call (2,713 realpath calls in a fit job:
     # 0.24 s of its profile); PyTensor calls it each time a graph rewrite fails validation, a few times a fit
     inspect.getmodule(inspect.currentframe())
