@@ -321,11 +321,7 @@ def _take_over(conn: socket.socket, request: dict, fds: list[int], env: dict, st
         if why.startswith("stale"):  # no later run can use it either
             state["stale"] = True
             _forget_pointer(state["path"])
-        _send(conn, f"refused {why}\n")
-        _log(f"refused a new run: {why}")
-        conn.close()
-        for fd in fds:
-            os.close(fd)
+        _refuse(conn, fds, "a new run", why)
         return
     sys.stdout.flush()
     sys.stderr.flush()
@@ -412,11 +408,7 @@ def _start(conn: socket.socket, env: dict, listener: socket.socket, jobs: dict, 
         if len({request["env"].get(k) for k in _THREAD_VARIABLES}) > 1:
             raise ValueError(f"the job's thread variables disagree: {sorted(_THREAD_VARIABLES)}")
     except (OSError, ValueError, KeyError) as err:
-        _send(conn, f"refused {err}\n")
-        _log(f"refused a job: {err}")
-        conn.close()
-        for fd in fds:
-            os.close(fd)
+        _refuse(conn, fds, "a job", str(err))
         return
     sys.stdout.flush()
     sys.stderr.flush()
@@ -437,6 +429,15 @@ def _start(conn: socket.socket, env: dict, listener: socket.socket, jobs: dict, 
     jobs[pid] = conn
     _send(conn, f"started {pid}\n")
     _log(f"job {pid} started: {request['argv'][0]}")
+
+
+def _refuse(conn: socket.socket, fds: list[int], what: str, why: str) -> None:
+    """Tell the client why not (it runs the job itself, or starts a new server), log it, close what it sent."""
+    _send(conn, f"refused {why}\n")
+    _log(f"refused {what}: {why}")
+    conn.close()
+    for fd in fds:
+        os.close(fd)
 
 
 def _run_job(request: dict, fds: list[int]) -> int:
