@@ -75,6 +75,7 @@ def timed(cmd: list[str], cwd: Path, env: dict, pss: bool = False) -> dict:
     costs the machine CPU (module docstring): a run polled with ``pss`` is slowed by its own measurement.
     """
     peak = [0, 0]
+    began = time.time()
     start = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     done = threading.Event()
@@ -105,7 +106,24 @@ def timed(cmd: list[str], cwd: Path, env: dict, pss: bool = False) -> dict:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}):\n{out[-4000:]}")
     jobs = sum(1 for line in out.splitlines() if line.startswith("Finished jobid"))
     gib = [round(x / 2**30, 3) for x in peak]
-    return {"seconds": round(wall, 2), "peak_rss_gib": gib[0], "jobs": jobs} | ({"peak_pss_gib": gib[1]} if pss else {})
+    result = {"seconds": round(wall, 2), "peak_rss_gib": gib[0], "jobs": jobs}
+    return result | ({"peak_pss_gib": gib[1]} if pss else {}) | worker_notes(out, cwd, began)
+
+
+def worker_notes(out: str, cwd: Path, since: float) -> dict:
+    """What went unusually with the job worker in a run: jobs that ran in their own process (the script says why on
+    stderr) and the worker log's refusals, slow requests and kept servers not taken over; empty when nothing did."""
+    notes = {}
+    fallbacks = [line.strip() for line in out.splitlines() if "job worker not used" in line]
+    if fallbacks:
+        notes["jobs_not_in_worker"] = fallbacks
+    log = cwd / "logs" / "worker.log"
+    marks = ("refused", "to arrive", "not taken over")
+    written = log.exists() and log.stat().st_mtime >= since  # not the log of an earlier run (worker=False)
+    lines = [line for line in log.read_text().splitlines() if any(m in line for m in marks)] if written else []
+    if lines:
+        notes["worker_log"] = lines
+    return notes
 
 
 def copy_tree(dest: Path) -> None:

@@ -54,6 +54,7 @@ PRELOAD = (
     "reanalysis.summaries", "reanalysis.workflow_report",
 )  # fmt: skip
 READY_TIMEOUT = 60.0  # seconds a job waits for a server that is still importing
+REQUEST_TIMEOUT = 2.0  # seconds the server waits for a connected client's request (it is sent at once)
 IDLE_TIMEOUT = 600.0  # a server left behind (Snakemake killed) exits after this long without a job
 _HEADER = struct.Struct("!I")
 # set by the shell Snakemake starts each job in, not by the user: they differ between any two processes
@@ -383,8 +384,11 @@ def _vectorize_at_first_call():
 
 def _start(conn: socket.socket, env: dict, listener: socket.socket, jobs: dict, state: dict) -> None:
     fds: list[int] = []
+    accepted = time.monotonic()
     try:
-        conn.settimeout(10.0)
+        # A client sends its request as soon as it has connected. The server reads it before it does anything else
+        # (no other job starts, no ended job is reported meanwhile), so a client that stalls is refused soon.
+        conn.settimeout(REQUEST_TIMEOUT)
         data, fds, _, _ = socket.recv_fds(conn, 1 << 16, 3)
         while len(data) < _HEADER.size or len(data) < _HEADER.size + _HEADER.unpack_from(data)[0]:
             more = conn.recv(1 << 16)
@@ -392,6 +396,9 @@ def _start(conn: socket.socket, env: dict, listener: socket.socket, jobs: dict, 
                 raise ValueError("truncated request")
             data += more
         request = json.loads(data[_HEADER.size :])
+        waited = time.monotonic() - accepted
+        if waited > 0.5:  # a hint for whoever reads the log after a slow run
+            _log(f"a request took {waited:.1f} s to arrive")
         if "adopt" in request:
             if len(fds) != 1:
                 raise ValueError(f"expected the run's log, got {len(fds)} file descriptors")
