@@ -397,7 +397,9 @@ def _kept_server(tmp_path, keep: float, preload=("json", "numpy", "threadpoolctl
     owner = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     path = str(tmp_path / "socket")
     code = f"from reanalysis.worker import serve; serve({path!r}, {owner.pid}, preload={preload!r}, keep={keep})"
-    proc = subprocess.Popen([sys.executable, "-c", code], env={**base_env(), worker.ENV: path, **(env or {})},
+    # in the project directory, as Snakemake starts it: the server finds the project's pointer from there
+    env = {**base_env(), worker.ENV: path, **(env or {})}
+    proc = subprocess.Popen([sys.executable, "-c", code], env=env, cwd=tmp_path,
                             stdout=open(tmp_path / "first.log", "w"), stderr=subprocess.STDOUT)  # fmt: skip
     Path(path).with_suffix(".pid").write_text(str(proc.pid))
     worker._pointer(tmp_path).write_text(json.dumps({"socket": path, "pid": proc.pid}))

@@ -15,8 +15,8 @@ each access (9,500 calls in one prior edit's jobs); a fit job's file is read who
 :func:`read_group` read the groups eagerly with the netCDF4 package itself and do the decoding these files need
 (xarray's ``_FillValue`` of NaN, booleans stored as int8, ``coordinates``); anything else in a file (another fill
 value, scale factors, time units) falls back to xarray. The Datasets are ``identical`` to xarray's (tested on every
-kind of fit): 0.065 -> 0.012 s for the prior group of a PTSD outcome fit, 0.07 -> 0.02 s for a whole fit
-(2026-12-03, 2-core machine).
+kind of fit): 0.026-0.043 -> 0.016-0.024 s for the prior group of a PTSD outcome fit, 0.081-0.096 -> 0.040-0.053 s
+for a whole fit loaded (3 alternating reads, 2026-12-03, 2-core machine).
 
 Fits are written without ArviZ's default zlib compression: posterior draws are noise to zlib, which saved 15% of a
 PTSD outcome fit's 12.7 MB and cost 0.25 s of every fit job's write (0.37-0.40 s against 0.12-0.13 s) and 0.04 s of
@@ -63,24 +63,17 @@ def _read(path: str, group: str | None):
     import netCDF4
 
     with netCDF4.Dataset(path) as root:
+        attrs = {k: root.getncattr(k) for k in root.ncattrs()}
         try:
             if group is not None:
-                return root.getncattr("prior_set"), _dataset(root.groups[group])
-            attrs = {k: root.getncattr(k) for k in root.ncattrs()}
+                return attrs["prior_set"], _dataset(root.groups[group])
             return az.InferenceData(attrs=attrs, **{name: _dataset(g) for name, g in root.groups.items()})
         except _Unsupported:
             pass
     if group is not None:
-        return root_attr(path, "prior_set"), xr.open_dataset(path, group=group, engine=ENGINE).load()
+        return attrs["prior_set"], xr.open_dataset(path, group=group, engine=ENGINE).load()
     tree = xr.open_datatree(path, engine=ENGINE)
     return az.InferenceData(attrs=dict(tree.attrs), **{name: g.to_dataset() for name, g in tree.children.items()})
-
-
-def root_attr(path: str, name: str):
-    import netCDF4
-
-    with netCDF4.Dataset(path) as root:
-        return root.getncattr(name)
 
 
 def _dataset(group) -> xr.Dataset:

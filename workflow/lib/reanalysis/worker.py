@@ -276,27 +276,21 @@ def _check_owner(state: dict, jobs: dict) -> None:
 def _imported_files() -> dict[str, tuple[int, int]]:
     """Modification time and size of every file this process has imported a module from: what a kept server
     checks before a new run takes it over (a fork imports anything else afresh)."""
-    files = {}
-    for module in list(sys.modules.values()):
-        name = getattr(module, "__file__", None)
-        if isinstance(name, str) and name not in files:
-            with contextlib.suppress(OSError):
-                stat = os.stat(name)
-                files[name] = (stat.st_mtime_ns, stat.st_size)
-    return files
+    names = {getattr(m, "__file__", None) for m in list(sys.modules.values())}
+    stamps = {name: _stamp(name) for name in names if isinstance(name, str)}
+    return {name: stamp for name, stamp in stamps.items() if stamp is not None}
+
+
+def _stamp(name: str) -> tuple[int, int] | None:
+    try:
+        stat = os.stat(name)
+    except OSError:
+        return None
+    return stat.st_mtime_ns, stat.st_size
 
 
 def _changed(files: dict[str, tuple[int, int]]) -> list[str]:
-    changed = []
-    for name, seen in files.items():
-        try:
-            stat = os.stat(name)
-        except OSError:
-            changed.append(name)
-            continue
-        if (stat.st_mtime_ns, stat.st_size) != seen:
-            changed.append(name)
-    return changed
+    return [name for name, seen in files.items() if _stamp(name) != seen]
 
 
 def _env_differences(server: dict, other: dict) -> list[str]:
@@ -624,11 +618,11 @@ def _remember() -> None:
 
 
 def _forget_pointer(path: str) -> None:
-    """In the server: remove the project's pointer if it is to this server (a later one may have replaced it)."""
-    for pointer in Path(tempfile.gettempdir()).glob(f"alliance-worker-{os.getuid()}-*.json"):
-        with contextlib.suppress(OSError, ValueError):
-            if json.loads(pointer.read_text()).get("socket") == path:
-                pointer.unlink()
+    """In the server, whose working directory is the project's: remove the project's pointer if it is to this
+    server (a later one may have replaced it)."""
+    kept = _read_pointer()
+    if kept is not None and kept["socket"] == path:
+        _pointer().unlink(missing_ok=True)
 
 
 def _adopt(log: Path) -> bool:
