@@ -24,10 +24,6 @@ from __future__ import annotations
 import hashlib
 import inspect
 import logging
-import os
-import pickle
-import re
-import tempfile
 from pathlib import Path
 
 import arviz as az
@@ -36,10 +32,9 @@ import pymc as pm
 import pytensor
 from pymc.backends.arviz import coords_and_dims_for_inferencedata
 from pymc.model.transform.conditioning import remove_value_transforms
-from pytensor.graph.basic import Constant
-from pytensor.graph.traversal import graph_inputs
 
 from models.all_draws import SAMPLE_DIMS, fold_variadic, per_draw_values, stacked, vectorised
+from models.function_cache import SOURCE, load_or_build, model_key, shared_by_name
 
 log = logging.getLogger(__name__)
 
@@ -84,91 +79,27 @@ def _build(umodel: pm.Model) -> tuple:
 
 
 def cache_key(model: pm.Model) -> str:
-    """What the compiled function depends on: the model's structure (:func:`models.compile.structure_key`: its
-    generative graph, transforms, data shapes, library versions), the values of its constants (data given as
-    arrays rather than ``pm.Data``, which the function holds), and this module's own code that builds it."""
-    from models.compile import structure_key
-
-    roots = model.basic_RVs + model.deterministics + model.potentials
-    roots += [model.rvs_to_values[rv] for rv in model.observed_RVs]
-    constants = sorted(
-        hashlib.sha256(repr((str(c.type), _value_bytes(c.data))).encode()).hexdigest()
-        for c in graph_inputs(roots) if isinstance(c, Constant)
-    )  # fmt: skip
-    return hashlib.sha256(repr((structure_key(model), constants, _RECIPE)).encode()).hexdigest()[:32]
-
-
-def _value_bytes(value) -> bytes | str:
-    """A constant's value as bytes (numbers) or its repr without memory addresses (None, slices and other objects,
-    whose array would hold their address)."""
-    array = np.asarray(value)
-    return array.tobytes() if array.dtype.kind in "biufc" else re.sub(r" at 0x[0-9a-fA-F]+", "", repr(value))
+    """What the compiled function depends on: the model's structure and constants
+    (:func:`models.function_cache.model_key`) and this module's own code that builds it."""
+    return hashlib.sha256(repr((model_key(model), _RECIPE)).encode()).hexdigest()[:32]
 
 
 def _cached_function(umodel: pm.Model, model: pm.Model, folder: Path | None = None) -> tuple:
     """:func:`_build`'s result, loaded from the cache when a job of this structure has built it before, its shared
-    inputs set to ``model``'s values by name (``pm.Data`` and dimension lengths). A model whose log density reads a
-    shared variable that is not one of those, with the same value, is built afresh each time (never cached); so is
-    one whose cache entry cannot be read."""
-    data = _shared_by_name(model)
+    inputs set to ``model``'s values by name (``pm.Data`` and dimension lengths; :mod:`models.function_cache`)."""
     folder = folder or Path(pytensor.config.compiledir) / "reanalysis-log-density"
-    path = folder / f"{cache_key(model)}.pkl"
     names = [rv.name for rv in umodel.observed_RVs + umodel.free_RVs]
-    try:
-        with open(path, "rb") as handle:
-            entry = pickle.load(handle)
-        fn, per_draw = entry["fn"], entry["per_draw"]
-        shared = fn.get_shared()
-        if entry["names"] != names or not all(v.name in data for v in shared):
-            raise ValueError(f"{path}: its terms or shared inputs are not this model's")
-        for v in shared:
-            v.set_value(data[v.name].get_value(borrow=True), borrow=True)
-        return fn, per_draw
-    except FileNotFoundError:
-        pass
-    except Exception as err:  # a cache entry is never trusted over building afresh
-        log.warning("log-density cache entry not used (%s); building the function", err)
-    fn, per_draw = _build(umodel)
-    if all(v.name in data and _same_value(v, data[v.name]) for v in fn.get_shared()):
-        _store(path, {"fn": fn, "per_draw": per_draw, "names": names})
-    return fn, per_draw
 
+    def build() -> dict:
+        fn, per_draw = _build(umodel)
+        return {"fn": fn, "per_draw": per_draw}
 
-def _store(path: Path, entry: dict) -> None:
-    """Pickle ``entry`` to ``path``, whole or not at all (jobs of one structure may write it at once); a function
-    that cannot be pickled is simply not cached. Blockwise nodes keep the numpy function they run in their tag,
-    a closure that cannot be pickled and that PyTensor makes again when it links the loaded function."""
-    nodes = [n for n in entry["fn"].maker.fgraph.apply_nodes if hasattr(n.tag, "gufunc")]
-    kept = [n.tag.__dict__.pop("gufunc") for n in nodes]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = tempfile.NamedTemporaryFile("wb", dir=path.parent, suffix=".tmp", delete=False)
-    try:
-        with handle:
-            pickle.dump(entry, handle, protocol=pickle.HIGHEST_PROTOCOL)
-        os.replace(handle.name, path)
-    except Exception as err:
-        log.warning("log-density function not cached (%s)", err)
-        Path(handle.name).unlink(missing_ok=True)
-    finally:
-        for node, gufunc in zip(nodes, kept, strict=True):
-            node.tag.gufunc = gufunc
-
-
-def _shared_by_name(model: pm.Model) -> dict:
-    """The model's named shared variables: ``pm.Data`` and the lengths of resizable dimensions (the log density of
-    ``remove_value_transforms(model)`` reads copies of some of them, under the same names)."""
-    from pytensor.compile import SharedVariable
-
-    lengths = {name: v for name, v in model.dim_lengths.items() if isinstance(v, SharedVariable)}
-    return lengths | {v.name: v for v in model.data_vars}
-
-
-def _same_value(a, b) -> bool:
-    x, y = a.get_value(borrow=True), b.get_value(borrow=True)
-    return a.type == b.type and np.shape(x) == np.shape(y) and np.array_equal(x, y)
+    entry = load_or_build(folder / f"{cache_key(model)}.pkl", shared_by_name(model), build, {"names": names},
+                          "log-density")  # fmt: skip
+    return entry["fn"], entry["per_draw"]
 
 
 # the code that builds and caches the function, part of every key (taken once: a test may replace _build)
 _RECIPE = hashlib.sha256(
-    "".join(inspect.getsource(f) for f in (_build, vectorised, _cached_function, _store)).encode()
+    ("".join(inspect.getsource(f) for f in (_build, vectorised, _cached_function)) + SOURCE).encode()
 ).hexdigest()

@@ -63,3 +63,42 @@ def test_prior_draws_have_pymcs_groups_and_distribution(name):
         assert np.all(x.std(0) > 0.85 * y.std(0)) and np.all(x.std(0) < 1.15 * y.std(0)), var  # same spread
     for var in theirs.constant_data.data_vars:
         np.testing.assert_array_equal(ours.constant_data[var].values, theirs.constant_data[var].values)
+
+
+def test_prior_draws_from_the_cache_are_those_of_a_function_built_for_the_prior_set(tmp_path, monkeypatch):
+    """The prior-draw function built under one prior set, loaded from the cache for another, draws exactly what the
+    function built for the other draws with the same seed (the uncached graph of _draw_all); the second job builds
+    nothing, and another seed gives other draws."""
+    import xarray as xr
+    from test_log_density import CONFIG
+
+    import models.sampling as sampling
+    from models.participant import to_participant_prior
+
+    def build(prior_set):
+        return build_outcome_model(mdd_with_missing_cells(), to_participant_prior(CONFIG["priors"][prior_set]))
+
+    sceptical = build("sceptical")
+    names = [v.name for v in sceptical.free_RVs + sceptical.deterministics]
+    uncached = sampling._draw_all(sceptical, names, xr.Dataset(coords={"chain": [0], "draw": np.arange(300)}), 5)
+    sample_prior(build("reference"), 300, seed=5, cache=tmp_path)  # builds and stores
+    monkeypatch.setattr(sampling, "_prior_function", lambda *a: pytest.fail("built again instead of loaded"))
+    cached = sample_prior(sceptical, 300, seed=5, cache=tmp_path)
+    for name, values in zip(names, uncached, strict=True):
+        np.testing.assert_array_equal(cached.prior[name].values, values, err_msg=name)
+    reference = sample_prior(build("reference"), 300, seed=5, cache=tmp_path).prior
+    assert not np.array_equal(reference["gamma_mean"].values, cached.prior["gamma_mean"].values)  # its own priors
+    other_seed = sample_prior(sceptical, 300, seed=6, cache=tmp_path).prior
+    assert not np.array_equal(other_seed["gamma_mean"].values, cached.prior["gamma_mean"].values)
+    assert len(list(tmp_path.glob("*.pkl"))) == 1
+
+
+def test_an_unreadable_prior_draw_entry_is_built_again(tmp_path, caplog):
+    model = MODELS["toy"]()
+    first = sample_prior(model, 50, seed=2, cache=tmp_path)
+    (entry,) = tmp_path.glob("*.pkl")
+    entry.write_bytes(b"not a pickle")
+    again = sample_prior(model, 50, seed=2, cache=tmp_path)
+    assert "prior-draw cache entry not used" in caplog.text
+    assert again.prior.equals(first.prior)
+    assert entry.read_bytes() != b"not a pickle"  # replaced by a good entry
