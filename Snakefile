@@ -7,9 +7,12 @@ from snakemake.utils import min_version
 
 from reanalysis import worker
 from reanalysis.scheduling import cancel_rescheduling_timers
+from reanalysis.snakemake_params import install as serialise_params_without_pandas
 from reanalysis.stale import on_build_failure
 
 min_version("9.0")
+# Snakemake would import pandas (0.3-0.4 s) to compare params, none of which is a pandas object (see the module)
+serialise_params_without_pandas()
 
 
 configfile: "config.yaml"
