@@ -255,3 +255,19 @@ def test_sbc_full_needs_at_least_200_replicates(cfg):
 def test_sbc_size_is_quick_or_full(cfg):
     cfg["sbc"] = "huge"
     assert "sbc" in _error(cfg) and "quick" in _error(cfg)
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["config.yaml", "workflow/schemas/config.schema.yaml", "workflow/schemas/participants.schema.yaml",
+     "workflow/schemas/published.schema.yaml"],
+)  # fmt: skip
+def test_load_yaml_reads_what_safe_load_reads(path):
+    """libyaml's parser where PyYAML has it, with the safe loader's constructors: the same values and types."""
+    from reanalysis.config import load_yaml
+
+    text = (ROOT / path).read_text()
+    assert yaml.__with_libyaml__  # the pinned PyYAML wheel has it; without it load_yaml is safe_load itself
+    assert repr(load_yaml(text)) == repr(yaml.safe_load(text))
+    with pytest.raises(yaml.constructor.ConstructorError):  # and refuses what safe_load refuses
+        load_yaml("!!python/object/apply:os.getcwd []")

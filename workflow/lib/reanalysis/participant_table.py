@@ -18,8 +18,8 @@ from pathlib import Path
 
 import jsonschema
 import pandas as pd
-import yaml
 
+from reanalysis.config import load_yaml
 from reanalysis.errors import InputError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "participants.schema.yaml"
@@ -31,7 +31,7 @@ MISSINGNESS_COLUMNS = ["measure", "timepoint", "n_expected", "n_observed", "n_mi
 
 
 def _schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    return load_yaml(SCHEMA_PATH.read_text())
 
 
 def allowed_timepoints(spec: dict) -> dict[str, list[str]]:

@@ -107,9 +107,7 @@ def default_config(repo_dir: str | Path, schema_path: str | Path) -> tuple[dict,
     config.yaml as committed at git HEAD (defaults filled in the same way as for a run, so only real choices
     differ); outside a git checkout, or if HEAD has no valid config.yaml, the schema's defaults.
     """
-    import yaml
-
-    from reanalysis.config import validate_config
+    from reanalysis.config import load_yaml, validate_config
     from reanalysis.errors import InputError
 
     try:
@@ -119,12 +117,12 @@ def default_config(repo_dir: str | Path, schema_path: str | Path) -> tuple[dict,
         shown, why = None, str(err)
     if shown is not None and shown.returncode == 0:
         try:
-            return validate_config(yaml.safe_load(shown.stdout), source="HEAD:config.yaml"), "config.yaml at git HEAD"
+            return validate_config(load_yaml(shown.stdout), source="HEAD:config.yaml"), "config.yaml at git HEAD"
         except InputError as err:
             why = f"HEAD:config.yaml is not valid under the current schema ({err})"
     elif shown is not None:
         why = shown.stderr.strip() or "git show HEAD:config.yaml failed"
-    schema = yaml.safe_load(Path(schema_path).read_text())
+    schema = load_yaml(Path(schema_path).read_text())
     return schema_defaults(schema), f"schema defaults ({Path(schema_path).name}); no committed config: {why}"
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import jsonschema
 import pandas as pd
-import yaml
 
+from reanalysis.config import load_yaml
 from reanalysis.errors import InputError
 
 SCHEMA_PATH = Path(__file__).resolve().parents[2] / "schemas" / "published.schema.yaml"
@@ -22,7 +22,7 @@ NUMBER_COLUMNS = ["value", "value_low", "value_high"]
 
 
 def _schema() -> dict:
-    return yaml.safe_load(SCHEMA_PATH.read_text())
+    return load_yaml(SCHEMA_PATH.read_text())
 
 
 def _parse_cell(column: str, text: str):
