@@ -6,7 +6,7 @@ from pathlib import Path
 from snakemake.utils import min_version
 
 from reanalysis import worker
-from reanalysis.scheduling import cancel_rescheduling_timers
+from reanalysis.scheduling import cancel_rescheduling_timers, select_jobs_greedily
 from reanalysis.snakemake_params import install as serialise_params_without_pandas
 from reanalysis.stale import on_build_failure
 
@@ -26,6 +26,9 @@ include: "workflow/rules/common.smk"
 # Snakemake's own job subprocesses.
 if config["worker"] and workflow.is_main_process:
     worker.prestart("logs/worker.log", keep=config["worker_keep"])
+# Snakemake's ILP job selection sometimes ran its whole 10-s time limit (reanalysis.scheduling)
+if config["scheduler"] == "greedy":
+    select_jobs_greedily()
 
 
 include: "workflow/rules/data.smk"

@@ -94,7 +94,8 @@ def test_unknown_top_level_key(cfg):
     assert (
         "unknown key(s) sampeler; expected only "
         "['cohorts', 'data', 'gate', 'participant_residual', 'participant_thresholds', 'priors', 'published', "
-        "'sampler', 'sbc', 'sbc_settings', 'seed', 'thresholds', 'worker', 'worker_keep'] under <top level>"
+        "'sampler', 'sbc', 'sbc_settings', 'scheduler', 'seed', 'thresholds', 'worker', 'worker_keep'] "
+        "under <top level>"
     ) in message
 
 
