@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-import logging
 from pathlib import Path
 
 import arviz as az
@@ -35,8 +34,6 @@ from pymc.model.transform.conditioning import remove_value_transforms
 
 from models.all_draws import SAMPLE_DIMS, fold_variadic, per_draw_values, stacked, vectorised
 from models.function_cache import SOURCE, load_or_build, model_key, shared_by_name
-
-log = logging.getLogger(__name__)
 
 
 def _dataset(arrays: dict[str, np.ndarray], shape: tuple[int, int], umodel: pm.Model):
