@@ -12,6 +12,7 @@ Used by :mod:`models.log_density` (pointwise log densities) and :mod:`models.sam
 from __future__ import annotations
 
 import hashlib
+import inspect
 import logging
 import os
 import pickle
@@ -26,7 +27,19 @@ from pytensor.graph.basic import Constant
 from pytensor.graph.traversal import graph_inputs
 
 log = logging.getLogger(__name__)
-SOURCE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()  # part of every key: how entries are kept
+SOURCE = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()  # this module's code: how entries are kept
+
+
+def entry_key(model: pm.Model, *parts) -> str:
+    """An entry's file name: :func:`model_key` of ``model`` and the caller's ``parts`` (its :func:`recipe`, and
+    whatever else the function depends on)."""
+    return hashlib.sha256(repr((model_key(model), *parts)).encode()).hexdigest()[:32]
+
+
+def recipe(*functions) -> str:
+    """A hash of the code that builds an entry (``functions``' source) and of this module (how entries are kept):
+    part of every key, so an entry built by other code is never loaded."""
+    return hashlib.sha256(("".join(inspect.getsource(f) for f in functions) + SOURCE).encode()).hexdigest()
 
 
 def model_key(model: pm.Model) -> str:

@@ -21,8 +21,6 @@ structure loads it (0.02 s) and gives it this model's ``pm.Data`` values (priors
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 from pathlib import Path
 
 import arviz as az
@@ -33,7 +31,7 @@ from pymc.backends.arviz import coords_and_dims_for_inferencedata
 from pymc.model.transform.conditioning import remove_value_transforms
 
 from models.all_draws import SAMPLE_DIMS, fold_variadic, per_draw_values, stacked, vectorised
-from models.function_cache import SOURCE, load_or_build, model_key, shared_by_name
+from models.function_cache import entry_key, load_or_build, recipe, shared_by_name
 
 
 def _dataset(arrays: dict[str, np.ndarray], shape: tuple[int, int], umodel: pm.Model):
@@ -78,7 +76,7 @@ def _build(umodel: pm.Model) -> tuple:
 def cache_key(model: pm.Model) -> str:
     """What the compiled function depends on: the model's structure and constants
     (:func:`models.function_cache.model_key`) and this module's own code that builds it."""
-    return hashlib.sha256(repr((model_key(model), _RECIPE)).encode()).hexdigest()[:32]
+    return entry_key(model, _RECIPE)
 
 
 def _cached_function(umodel: pm.Model, model: pm.Model, folder: Path | None = None) -> tuple:
@@ -97,6 +95,4 @@ def _cached_function(umodel: pm.Model, model: pm.Model, folder: Path | None = No
 
 
 # the code that builds and caches the function, part of every key (taken once: a test may replace _build)
-_RECIPE = hashlib.sha256(
-    ("".join(inspect.getsource(f) for f in (_build, vectorised, _cached_function)) + SOURCE).encode()
-).hexdigest()
+_RECIPE = recipe(_build, vectorised, _cached_function)

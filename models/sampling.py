@@ -11,8 +11,6 @@ settings' sampling; one that does not costs the first attempt on top of what eve
 
 from __future__ import annotations
 
-import hashlib
-import inspect
 import json
 import logging
 from collections.abc import Callable, Mapping
@@ -26,7 +24,7 @@ import pytensor
 import xarray as xr
 
 from models.all_draws import fold_variadic
-from models.function_cache import SOURCE, load_or_build, model_key, shared_by_name
+from models.function_cache import entry_key, load_or_build, recipe, shared_by_name
 from models.log_density import log_densities
 
 BACKENDS = ("nutpie", "pymc")
@@ -150,15 +148,20 @@ def _draw_all(model: pm.Model, names: list[str], given: xr.Dataset, seed: int) -
     (2026-12-02, 2-core machine). The posterior predictive draws are the numbers PyMC's loop gives for the same
     seed, to rounding (tested); prior draws agree in distribution.
     """
+    fn, _ = _forward_function(model, names, given, seed)
+    fold_variadic(fn)
+    return fn()
+
+
+def _forward_function(model: pm.Model, names: list[str], given: xr.Dataset, seed: int) -> tuple:
+    """(compiled function, its output graph) of :func:`_draw_all`'s draws, seeded with ``seed``."""
     from pymc.pytensorf import compile as compile_pymc
     from pymc.sampling.forward import vectorize_over_posterior
 
     fixed = [rv for rv in model.free_RVs if rv.name in given.data_vars]
     # copies: vectorize_over_posterior resizes only random variables that are not themselves among the outputs
     outputs = vectorize_over_posterior([model[n].copy() for n in names], given, input_rvs=fixed)
-    fn = compile_pymc([], outputs, random_seed=seed, **forward_mode())
-    fold_variadic(fn)
-    return fn()
+    return compile_pymc([], outputs, random_seed=seed, **forward_mode()), outputs
 
 
 def sample_prior(model: pm.Model, draws: int, seed: int, cache: Path | None = None) -> az.InferenceData:
@@ -174,7 +177,7 @@ def sample_prior(model: pm.Model, draws: int, seed: int, cache: Path | None = No
 
     names = [v.name for v in model.free_RVs + model.deterministics]
     folder = cache or Path(pytensor.config.compiledir) / "reanalysis-prior-draws"
-    key = hashlib.sha256(repr((model_key(model), names, draws, _PRIOR_RECIPE)).encode()).hexdigest()[:32]
+    key = entry_key(model, names, draws, _PRIOR_RECIPE)
     entry = load_or_build(folder / f"{key}.pkl", shared_by_name(model), lambda: _prior_function(model, names, draws),
                           {"names": names, "draws": draws}, "prior-draw")  # fmt: skip
     fn = entry["fn"]
@@ -186,16 +189,14 @@ def sample_prior(model: pm.Model, draws: int, seed: int, cache: Path | None = No
 
 
 def _prior_function(model: pm.Model, names: list[str], draws: int) -> dict:
-    """``{"fn", "generators"}``: the function of ``draws`` prior draws of ``names`` (one chain), and the positions
-    among its shared variables of the random generators, in the order PyMC's compile seeds them."""
+    """``{"fn", "generators"}``: :func:`_draw_all`'s function of ``draws`` prior draws of ``names`` (one chain, no
+    variable fixed), and the positions among its shared variables of the random generators, in the order PyMC's
+    compile seeds them."""
     from pymc.pytensorf import collect_default_updates
-    from pymc.pytensorf import compile as compile_pymc
-    from pymc.sampling.forward import vectorize_over_posterior
 
     samples = xr.Dataset(coords={"chain": [0], "draw": np.arange(draws)})
-    outputs = vectorize_over_posterior([model[n].copy() for n in names], samples, input_rvs=[])
+    fn, outputs = _forward_function(model, names, samples, seed=0)
     generators = list(collect_default_updates(inputs=[], outputs=outputs))  # compile_pymc's own call and order
-    fn = compile_pymc([], outputs, random_seed=0, **forward_mode())
     shared = fn.get_shared()
     positions = [next((i for i, v in enumerate(shared) if v is g), None) for g in generators]
     if None in positions:
@@ -212,9 +213,7 @@ def sample_posterior_predictive(idata: az.InferenceData, model: pm.Model, names:
 
 
 # the code that builds and seeds the prior-draw function, part of its cache key
-_PRIOR_RECIPE = hashlib.sha256(
-    ("".join(inspect.getsource(f) for f in (_prior_function, sample_prior, forward_mode)) + SOURCE).encode()
-).hexdigest()
+_PRIOR_RECIPE = recipe(_prior_function, _forward_function, sample_prior, forward_mode)
 
 
 def fit(
